@@ -1,0 +1,257 @@
+import Foundation
+
+/// Everything an operator can tune about the gateway, read from a JSON file.
+///
+/// Reading is strict: an unknown key anywhere, a value of the wrong type or out of range, or a malformed duration is
+/// an error naming its JSON path, so that a typo cannot silently leave a default in force. Every setting has a default,
+/// so `{}` is a complete configuration.
+public struct GatewayConfiguration: Sendable, Equatable {
+    /// How the listener accepts and polices connections.
+    public var server = Server()
+    /// Who may publish, and how much history is kept for reconnecting clients.
+    public var hub = Hub()
+    /// How each subscriber's event stream is paced and torn down.
+    public var streams = Streams()
+    /// What the gateway writes to its log.
+    public var logging = Logging()
+    /// Advice about risky but valid settings, for printing at startup.
+    public var warnings: [String] = []
+
+    /// The configuration with every setting at its default.
+    public init() {}
+
+    public struct Server: Sendable, Equatable {
+        /// The address to listen on. Default `"0.0.0.0"`, every IPv4 interface.
+        public var host = "0.0.0.0"
+        /// The TCP port, or 0 to let the system pick a free one (useful in tests). Default 8080.
+        public var port = 8080
+        /// Event-loop threads, or 0 for one per CPU core. Default 0.
+        public var threads = 0
+        /// Connections served at once; beyond it, new requests get 503 with `Retry-After`, which keeps memory bounded
+        /// under a connection flood. Default 10000.
+        public var maxConnections = 10_000
+        /// How long clients turned away with 503 are told to wait. Default 5 seconds.
+        public var retryAfter: Duration = .seconds(5)
+        /// The largest request head accepted; larger ones get 431. Default 8192 bytes.
+        public var maxHeaderBytes = 8192
+        /// How long a client may take to send a complete request head before getting 408, which stops slow-header
+        /// attacks from holding connections. Default 10 seconds.
+        public var requestHeaderTimeout: Duration = .seconds(10)
+        /// How long an idle keep-alive connection is kept open. Default 60 seconds.
+        public var keepAliveTimeout: Duration = .seconds(60)
+        /// The listen backlog: connections the kernel queues before they are accepted. Default 1024.
+        public var backlog = 1024
+
+        public init() {}
+    }
+
+    public struct Hub: Sendable, Equatable {
+        /// The largest publish body accepted; larger ones get 413. Default 1 MiB.
+        public var maxBodyBytes = 1_048_576
+        /// Peers allowed to publish. Default loopback only: `127.0.0.0/8` and `::1/128`.
+        public var publishAllowedFrom: [IPAddressRange] = [
+            IPAddressRange.loopbackV4,
+            IPAddressRange.loopbackV6,
+        ]
+        /// What is kept for `Last-Event-ID` replay.
+        public var history = History()
+
+        public init() {}
+
+        public struct History: Sendable, Equatable {
+            /// Events retained for replay to reconnecting clients; 0 disables replay. Default 1000.
+            public var size = 1000
+            /// What a client whose `Last-Event-ID` is no longer (or never was) retained gets: the whole retained
+            /// history when true, so it misses as little as possible, or nothing when false. Default true.
+            public var replayUnknownID = true
+
+            public init() {}
+        }
+    }
+
+    public struct Streams: Sendable, Equatable {
+        /// Bytes a stream may have waiting to be sent before it is closed as a slow consumer, so one stalled client
+        /// cannot make the gateway buffer without bound. Default 1 MiB.
+        public var maxBufferedBytes = 1_048_576
+        /// How long each will-close listener may run before it is cut off, so shutdown cannot hang. Default 5 seconds.
+        public var closeListenerTimeout: Duration = .seconds(5)
+
+        public init() {}
+    }
+
+    public struct Logging: Sendable, Equatable {
+        /// The least severe level that is logged. Default ``LogLevel/info``.
+        public var level = LogLevel.info
+
+        public init() {}
+    }
+
+    /// Log severities, from most to least verbose, named as in the configuration file.
+    public enum LogLevel: String, Sendable, CaseIterable {
+        case trace
+        case debug
+        case info
+        case notice
+        case warning
+        case error
+        case critical
+    }
+}
+
+extension GatewayConfiguration {
+    /// Reads a configuration from a parsed document, rejecting unknown keys at every level.
+    public init(from root: ConfigNode) throws(ConfigError) {
+        self.init()
+        let defaults = self
+        try root.object { (object) throws(ConfigError) in
+            server = try object.decode("server", default: defaults.server) { node throws(ConfigError) in
+                try Server(from: node)
+            }
+            hub = try object.decode("hub", default: defaults.hub) { node throws(ConfigError) in try Hub(from: node) }
+            streams = try object.decode("streams", default: defaults.streams) { node throws(ConfigError) in
+                try Streams(from: node)
+            }
+            logging = try object.decode("logging", default: defaults.logging) { node throws(ConfigError) in
+                try Logging(from: node)
+            }
+        }
+        warnings = makeWarnings()
+    }
+
+    /// Parses and reads a configuration held in a string.
+    public init(jsonString: String) throws(ConfigError) {
+        try self.init(from: ConfigNode(path: "", value: JSONValue.parse(jsonString)))
+    }
+
+    /// Reads the configuration file at `path`.
+    public static func load(path: String) throws(ConfigError) -> GatewayConfiguration {
+        func failure(_ reason: String) -> ConfigError {
+            ConfigError(path: "", message: "cannot read config file \(path): \(reason)")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw failure("no such file")
+        }
+        guard !isDirectory.boolValue else {
+            throw failure("it is a directory")
+        }
+        let data: Data
+        do {
+            data = try Data(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            throw failure(error.localizedDescription)
+        }
+        return try GatewayConfiguration(from: ConfigNode(path: "", value: JSONValue.parse(data)))
+    }
+
+    private func makeWarnings() -> [String] {
+        var warnings: [String] = []
+        let listensEverywhere = server.host == "0.0.0.0" || server.host == "::"
+        if listensEverywhere, let open = hub.publishAllowedFrom.first(where: { $0.prefixLength == 0 }) {
+            warnings.append(
+                "hub.publishAllowedFrom contains \(open): publishing is open to every address that can reach "
+                    + "\(server.host):\(server.port)"
+            )
+        }
+        return warnings
+    }
+}
+
+extension GatewayConfiguration.Server {
+    init(from node: ConfigNode) throws(ConfigError) {
+        self.init()
+        let defaults = self
+        try node.object { (object) throws(ConfigError) in
+            host = try object.decode("host", default: defaults.host) { node throws(ConfigError) in
+                let host = try node.string()
+                guard !host.isEmpty else { throw node.error("must not be empty") }
+                return host
+            }
+            port = try object.decode("port", default: defaults.port) { node throws(ConfigError) in
+                try node.int(in: 0...65535)
+            }
+            threads = try object.decode("threads", default: defaults.threads) { node throws(ConfigError) in
+                try node.int(in: 0...256)
+            }
+            maxConnections = try object.decode("maxConnections", default: defaults.maxConnections) {
+                node throws(ConfigError) in try node.int(in: 1...1_000_000)
+            }
+            retryAfter = try object.decode("retryAfter", default: defaults.retryAfter) { node throws(ConfigError) in
+                try node.duration()
+            }
+            maxHeaderBytes = try object.decode("maxHeaderBytes", default: defaults.maxHeaderBytes) {
+                node throws(ConfigError) in try node.byteSize(in: 1024...1_048_576)
+            }
+            requestHeaderTimeout = try object.decode("requestHeaderTimeout", default: defaults.requestHeaderTimeout) {
+                node throws(ConfigError) in try node.duration()
+            }
+            keepAliveTimeout = try object.decode("keepAliveTimeout", default: defaults.keepAliveTimeout) {
+                node throws(ConfigError) in try node.duration()
+            }
+            backlog = try object.decode("backlog", default: defaults.backlog) { node throws(ConfigError) in
+                try node.int(in: 1...65535)
+            }
+        }
+    }
+}
+
+extension GatewayConfiguration.Hub {
+    init(from node: ConfigNode) throws(ConfigError) {
+        self.init()
+        let defaults = self
+        try node.object { (object) throws(ConfigError) in
+            maxBodyBytes = try object.decode("maxBodyBytes", default: defaults.maxBodyBytes) {
+                node throws(ConfigError) in try node.byteSize()
+            }
+            publishAllowedFrom = try object.decode("publishAllowedFrom", default: defaults.publishAllowedFrom) {
+                node throws(ConfigError) in
+                try node.array { element throws(ConfigError) in try element.ipAddressRange() }
+            }
+            history = try object.decode("history", default: defaults.history) { node throws(ConfigError) in
+                try History(from: node)
+            }
+        }
+    }
+}
+
+extension GatewayConfiguration.Hub.History {
+    init(from node: ConfigNode) throws(ConfigError) {
+        self.init()
+        let defaults = self
+        try node.object { (object) throws(ConfigError) in
+            size = try object.decode("size", default: defaults.size) { node throws(ConfigError) in
+                try node.int(in: 0...10_000_000)
+            }
+            replayUnknownID = try object.decode("replayUnknownID", default: defaults.replayUnknownID) {
+                node throws(ConfigError) in try node.bool()
+            }
+        }
+    }
+}
+
+extension GatewayConfiguration.Streams {
+    init(from node: ConfigNode) throws(ConfigError) {
+        self.init()
+        let defaults = self
+        try node.object { (object) throws(ConfigError) in
+            maxBufferedBytes = try object.decode("maxBufferedBytes", default: defaults.maxBufferedBytes) {
+                node throws(ConfigError) in try node.byteSize(in: 1024...Int.max)
+            }
+            closeListenerTimeout = try object.decode("closeListenerTimeout", default: defaults.closeListenerTimeout) {
+                node throws(ConfigError) in try node.duration()
+            }
+        }
+    }
+}
+
+extension GatewayConfiguration.Logging {
+    init(from node: ConfigNode) throws(ConfigError) {
+        self.init()
+        let defaults = self
+        try node.object { (object) throws(ConfigError) in
+            level = try object.decode("level", default: defaults.level) { node throws(ConfigError) in
+                try node.oneOf(GatewayConfiguration.LogLevel.self)
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+import NIOCore
+
+/// The subscribers of one event loop, touched only on that loop.
+///
+/// The hub hands each shard a batch of events with one `execute`; the shard matches and writes them synchronously
+/// (no task, no lock, no per-subscriber allocation) and flushes each stream once per batch, so a stream that gets
+/// several events in one batch takes them in one system call.
+final class HubShard: @unchecked Sendable {
+    // @unchecked: every mutable member is read and written on `eventLoop` only (asserted in debug builds).
+    let eventLoop: any EventLoop
+    let index: Int
+    private let metrics: GatewayMetrics
+    private var exact: [String: [ObjectIdentifier: SSEStreamHandler]] = [:]
+    private var inexact: [ObjectIdentifier: SSEStreamHandler] = [:]
+    private var touched: [SSEStreamHandler] = []
+    private(set) var sessions: [ObjectIdentifier: Session] = [:]
+
+    init(eventLoop: any EventLoop, index: Int, metrics: GatewayMetrics) {
+        self.eventLoop = eventLoop
+        self.index = index
+        self.metrics = metrics
+    }
+
+    func track(_ session: Session) {
+        self.eventLoop.assertInEventLoop()
+        self.sessions[ObjectIdentifier(session)] = session
+    }
+
+    func untrack(_ session: Session) {
+        self.eventLoop.assertInEventLoop()
+        self.sessions[ObjectIdentifier(session)] = nil
+    }
+
+    func register(_ stream: SSEStreamHandler) {
+        self.eventLoop.assertInEventLoop()
+        let key = ObjectIdentifier(stream)
+        for selector in stream.selectors {
+            if selector.isExact {
+                self.exact[selector.raw, default: [:]][key] = stream
+            } else {
+                self.inexact[key] = stream
+            }
+        }
+    }
+
+    func unregister(_ stream: SSEStreamHandler) {
+        self.eventLoop.assertInEventLoop()
+        let key = ObjectIdentifier(stream)
+        for selector in stream.selectors {
+            if selector.isExact {
+                if var bucket = self.exact.removeValue(forKey: selector.raw) {
+                    bucket[key] = nil
+                    if !bucket.isEmpty { self.exact[selector.raw] = bucket }
+                }
+            } else {
+                self.inexact[key] = nil
+            }
+        }
+    }
+
+    var streamCount: Int {
+        var streams = Set<ObjectIdentifier>(self.inexact.keys)
+        for bucket in self.exact.values { streams.formUnion(bucket.keys) }
+        return streams.count
+    }
+
+    func deliver(_ events: [HubEvent]) {
+        self.eventLoop.assertInEventLoop()
+        var delivered = 0
+        for event in events {
+            for topic in event.topics {
+                guard let bucket = self.exact[topic] else { continue }
+                for stream in bucket.values where stream.offer(event, matched: true) {
+                    delivered += 1
+                    if stream.markTouched() { self.touched.append(stream) }
+                }
+            }
+            for stream in self.inexact.values where stream.offer(event, matched: false) {
+                delivered += 1
+                if stream.markTouched() { self.touched.append(stream) }
+            }
+        }
+        for stream in self.touched {
+            stream.flushIfNeeded()
+        }
+        self.touched.removeAll(keepingCapacity: true)
+        if delivered > 0 {
+            self.metrics.eventsDelivered.increment(by: delivered)
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import CoreMetrics
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// The gateway's own counters, kept in a registry per server so that several gateways (or tests) in one process
+/// never mix their figures; `/metrics` renders it in the Prometheus text format.
+final class GatewayMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+
+    let sessionsActive: CoreMetrics.Meter
+    let eventsPublished: CoreMetrics.Counter
+    let eventsDelivered: CoreMetrics.Counter
+    let closeListenerFailures: CoreMetrics.Counter
+    private let closedByReason = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
+    private let requestsByStatus = NIOLockedValueBox<[Int: CoreMetrics.Counter]>([:])
+
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        self.factory = PrometheusMetricsFactory(registry: registry)
+        self.sessionsActive = CoreMetrics.Meter(label: "sse_sessions_active", factory: self.factory)
+        self.eventsPublished = CoreMetrics.Counter(label: "sse_events_published_total", factory: self.factory)
+        self.eventsDelivered = CoreMetrics.Counter(label: "sse_events_delivered_total", factory: self.factory)
+        self.closeListenerFailures = CoreMetrics.Counter(label: "sse_close_listener_failures_total", factory: self.factory)
+        self.sessionsActive.set(0)
+    }
+
+    func sessionClosed(reason: CloseReason) {
+        let counter = self.closedByReason.withLockedValue { counters in
+            if let counter = counters[reason.name] { return counter }
+            let counter = CoreMetrics.Counter(
+                label: "sse_sessions_closed_total",
+                dimensions: [("reason", reason.name)],
+                factory: self.factory
+            )
+            counters[reason.name] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    func httpResponse(status: Int) {
+        let counter = self.requestsByStatus.withLockedValue { counters in
+            if let counter = counters[status] { return counter }
+            let counter = CoreMetrics.Counter(
+                label: "sse_http_requests_total",
+                dimensions: [("status", String(status))],
+                factory: self.factory
+            )
+            counters[status] = counter
+            return counter
+        }
+        counter.increment()
+    }
+
+    /// The Prometheus text exposition of every metric in the registry.
+    func render() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(4096)
+        self.registry.emit(into: &bytes)
+        return bytes
+    }
+}

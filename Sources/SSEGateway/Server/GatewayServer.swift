@@ -1,0 +1,163 @@
+public import Logging
+import NIOConcurrencyHelpers
+public import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// The gateway: an HTTP/1.1 server on SwiftNIO with the Mercure hub at `/.well-known/mercure`.
+///
+/// Embed it to add middleware or listeners in code, or run it through the `sse-gateway` command. It is a
+/// swift-service-lifecycle `Service`: `run()` serves until graceful shutdown is signalled, then closes every
+/// session with reason ``CloseReason/serverShutdown`` (so will-close listeners run) before returning.
+public final class GatewayServer: Sendable {
+    /// The gateway's configuration, as loaded.
+    public let configuration: GatewayConfiguration
+    /// The hub; publish to it directly when embedding.
+    public let hub: Hub
+
+    let context: ServerContext
+    private let group: any EventLoopGroup
+    private let ownsGroup: Bool
+    private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let logger: Logger
+
+    /// Creates a gateway; nothing listens until ``start()`` or ``run()``.
+    ///
+    /// - Parameters:
+    ///   - middleware: the connect-phase chain every stream passes through, outermost first.
+    ///   - eventLoopGroup: loops to serve on; by default the server makes `server.threads` of its own.
+    public init(
+        configuration: GatewayConfiguration,
+        middleware: [any Middleware] = [],
+        eventLoopGroup: (any EventLoopGroup)? = nil,
+        logger: Logger = Logger(label: "sse-gateway")
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        if let eventLoopGroup {
+            self.group = eventLoopGroup
+            self.ownsGroup = false
+        } else {
+            let threads = configuration.server.threads == 0 ? System.coreCount : configuration.server.threads
+            self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+            self.ownsGroup = true
+        }
+        let metrics = GatewayMetrics()
+        let loops = Array(self.group.makeIterator())
+        self.hub = Hub(eventLoops: loops, configuration: configuration.hub, metrics: metrics)
+        self.context = ServerContext(
+            configuration: configuration,
+            hub: self.hub,
+            metrics: metrics,
+            middleware: middleware,
+            logger: logger
+        )
+    }
+
+    /// The bound address once started (useful with port 0).
+    public var localAddress: SocketAddress? {
+        self.serverChannel.withLockedValue { $0?.localAddress }
+    }
+
+    /// Binds the listening socket and starts accepting connections.
+    public func start() async throws {
+        let server = self.context
+        let configuration = self.configuration
+        let maxBuffered = configuration.streams.maxBufferedBytes
+        let bootstrap = ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: Int32(configuration.server.backlog))
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: max(1, maxBuffered / 4), high: max(2, maxBuffered / 2))
+            )
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configure(channel: channel, server: server)
+                }
+            }
+        let channel = try await bootstrap.bind(host: configuration.server.host, port: configuration.server.port).get()
+        self.serverChannel.withLockedValue { $0 = channel }
+        server.ready.store(true, ordering: .relaxed)
+        self.logger.info(
+            "listening",
+            metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"]
+        )
+    }
+
+    static func configure(channel: any Channel, server: ServerContext) throws {
+        let open = server.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
+        channel.closeFuture.whenComplete { _ in
+            server.openConnections.wrappingSubtract(1, ordering: .relaxed)
+        }
+        let overCapacity = open > server.configuration.server.maxConnections
+        var limits = NIOHTTPDecoderLimitConfiguration()
+        limits.maxHeaderListSize = server.configuration.server.maxHeaderBytes
+        limits.maxHeaderFieldSize = server.configuration.server.maxHeaderBytes
+        let encoder = HTTPResponseEncoder()
+        let decoder = ByteToMessageHandler(
+            HTTPRequestDecoder(
+                leftOverBytesStrategy: .dropBytes,
+                informationalResponseStrategy: .drop,
+                limitConfiguration: limits
+            )
+        )
+        let handler = HTTPServerHandler(server: server, overCapacity: overCapacity, encoder: encoder, decoder: decoder)
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(encoder)
+        try pipeline.addHandler(decoder)
+        try pipeline.addHandler(handler)
+    }
+
+    /// Stops accepting, closes every session with reason ``CloseReason/serverShutdown`` and waits for their
+    /// will-close listeners, then closes the remaining connections.
+    public func shutdown() async {
+        self.context.ready.store(false, ordering: .relaxed)
+        let channel = self.serverChannel.withLockedValue { $0 }
+        try? await channel?.close()
+        await self.closeAllSessions(reason: .serverShutdown)
+        if self.ownsGroup {
+            try? await self.group.shutdownGracefully()
+        }
+        self.logger.info("stopped")
+    }
+
+    /// Closes every open session and waits until their listeners have run.
+    func closeAllSessions(reason: CloseReason) async {
+        var futures: [EventLoopFuture<CloseReason>] = []
+        for shard in self.hub.shards {
+            let closing = try? await shard.eventLoop.submit { () -> [EventLoopFuture<CloseReason>] in
+                let sessions = Array(shard.sessions.values)
+                for session in sessions { session.close(reason: reason) }
+                return sessions.map(\.closeFuture)
+            }.get()
+            futures.append(contentsOf: closing ?? [])
+        }
+        for future in futures {
+            _ = try? await future.get()
+        }
+    }
+
+    /// Number of connections currently open (streams and ordinary requests).
+    public var openConnectionCount: Int {
+        self.context.openConnections.load(ordering: .relaxed)
+    }
+
+    /// Prometheus text exposition of the gateway's metrics, as `/metrics` serves it.
+    public func renderMetrics() -> String {
+        String(decoding: self.context.metrics.render(), as: UTF8.self)
+    }
+}
+
+extension GatewayServer: Service {
+    /// Serves until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`), then shuts down cleanly.
+    public func run() async throws {
+        try await self.start()
+        // Returns when a graceful shutdown is triggered, or throws when the task is cancelled.
+        try? await gracefulShutdown()
+        await self.shutdown()
+    }
+}

@@ -1,0 +1,203 @@
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Carries one open event stream once its response head is out: the HTTP codec is gone from the pipeline and this
+/// handler writes pre-framed event bytes straight to the socket.
+///
+/// It notices a departed client at once (`channelInactive`, even on an idle stream), bounds the bytes it holds for a
+/// slow reader, and closes its ``Session`` for every way a stream can end.
+final class SSEStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let session: Session
+    let selectors: [TopicSelector]
+    let eventLoop: any EventLoop
+    /// Events up to this sequence were replayed (or predate the stream) and are skipped live.
+    var startSequence: UInt64 = 0
+
+    private let hub: Hub
+    private let chunked: Bool
+    private let maxBufferedBytes: Int
+    private let claims: SubscriberClaims?
+    private let head: ByteBuffer
+    private var context: ChannelHandlerContext?
+    private var lastSequence: UInt64 = 0
+    private var needsFlush = false
+    private var touched = false
+    private var pending: [ByteBuffer] = []
+    private var pendingBytes = 0
+    private var attached = false
+
+    init(
+        session: Session,
+        hub: Hub,
+        head: ByteBuffer,
+        chunked: Bool,
+        maxBufferedBytes: Int
+    ) {
+        self.session = session
+        self.selectors = session.topics
+        self.eventLoop = session.eventLoop
+        self.hub = hub
+        self.head = head
+        self.chunked = chunked
+        self.maxBufferedBytes = maxBufferedBytes
+        self.claims = session.claims
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        guard context.channel.isActive else {
+            self.session.close(reason: .clientDisconnected)
+            return
+        }
+        let attachment = self.hub.attach(self, lastEventID: self.session.lastEventID)
+        self.attached = true
+        var head = self.head
+        if let reply = attachment.replyLastEventID {
+            head.writeString("Last-Event-ID: \(reply)\r\n")
+        }
+        head.writeStaticString("\r\n")
+        context.write(self.wrapOutboundOut(head), promise: nil)
+        var opening = context.channel.allocator.buffer(capacity: 16)
+        if self.chunked {
+            opening.writeStaticString("2\r\n:\n\r\n")
+        } else {
+            opening.writeStaticString(":\n")
+        }
+        context.write(self.wrapOutboundOut(opening), promise: nil)
+        for event in attachment.replay where self.accepts(event, matched: false) {
+            self.lastSequence = event.sequence
+            context.write(self.wrapOutboundOut(self.bytes(of: event)), promise: nil)
+        }
+        context.flush()
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.session.setTeardown { _ in
+            loopBound.value.teardown()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.detach()
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // A stream has nothing more to read; whatever a client sends now is dropped.
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.detach()
+        self.session.close(reason: .clientDisconnected)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let reason: CloseReason
+        if let ioError = error as? IOError, ioError.errnoCode == ECONNRESET {
+            reason = .clientDisconnected
+        } else {
+            reason = .writeFailed
+        }
+        self.session.close(reason: reason)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, !self.pending.isEmpty {
+            var coalesced = context.channel.allocator.buffer(capacity: self.pendingBytes)
+            for var buffer in self.pending { coalesced.writeBuffer(&buffer) }
+            self.pending.removeAll()
+            self.pendingBytes = 0
+            context.writeAndFlush(self.wrapOutboundOut(coalesced), promise: nil)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        context.write(data, promise: promise)
+    }
+
+    // MARK: Delivery (hot path, on the event loop)
+
+    /// Whether this stream takes `event`; `matched` says a topic index already matched one of its selectors.
+    private func accepts(_ event: HubEvent, matched: Bool) -> Bool {
+        if !matched {
+            var any = false
+            outer: for selector in self.selectors {
+                for topic in event.topics where selector.matches(topic) {
+                    any = true
+                    break outer
+                }
+            }
+            if !any { return false }
+        }
+        if event.isPrivate {
+            guard let claims = self.claims, claims.allowsPrivate(topics: event.topics) else { return false }
+        }
+        return true
+    }
+
+    private func bytes(of event: HubEvent) -> ByteBuffer {
+        self.chunked ? event.chunk : event.payload
+    }
+
+    /// Writes `event` unless it was already sent or replayed; returns whether it was taken.
+    func offer(_ event: HubEvent, matched: Bool) -> Bool {
+        guard event.sequence > self.startSequence, event.sequence > self.lastSequence,
+            let context = self.context, self.accepts(event, matched: matched)
+        else { return false }
+        self.lastSequence = event.sequence
+        let bytes = self.bytes(of: event)
+        if self.pending.isEmpty, context.channel.isWritable {
+            context.write(self.wrapOutboundOut(bytes), promise: nil)
+            self.needsFlush = true
+        } else {
+            self.pending.append(bytes)
+            self.pendingBytes += bytes.readableBytes
+            if self.pendingBytes > self.maxBufferedBytes {
+                self.pending.removeAll()
+                self.pendingBytes = 0
+                self.session.close(reason: .slowConsumer)
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Marks the stream as written in the current batch; returns `true` the first time, so the shard lists it once.
+    func markTouched() -> Bool {
+        if self.touched { return false }
+        self.touched = true
+        return true
+    }
+
+    func flushIfNeeded() {
+        self.touched = false
+        if self.needsFlush {
+            self.needsFlush = false
+            self.context?.flush()
+        }
+    }
+
+    // MARK: Teardown
+
+    private func detach() {
+        if self.attached {
+            self.attached = false
+            self.hub.detach(self)
+        }
+    }
+
+    private func teardown() {
+        self.detach()
+        self.pending.removeAll()
+        if let context = self.context, context.channel.isActive {
+            context.close(promise: nil)
+        }
+    }
+}

@@ -1,0 +1,37 @@
+import Logging
+import NIOCore
+
+/// What every session of one server shares: where it logs, what it counts, and how long listeners may take.
+final class SessionEnvironment: Sendable {
+    let logger: Logger
+    let metrics: GatewayMetrics
+    let closeListenerTimeout: TimeAmount
+
+    init(logger: Logger, metrics: GatewayMetrics, closeListenerTimeout: TimeAmount) {
+        self.logger = logger
+        self.metrics = metrics
+        self.closeListenerTimeout = closeListenerTimeout
+    }
+
+    func didOpen(_ session: Session) {
+        self.metrics.sessionsActive.increment()
+        self.logger.debug(
+            "session opened",
+            metadata: ["session": "\(session.id)", "topic": "\(session.topics.map(\.raw))"]
+        )
+    }
+
+    func didClose(_ session: Session, reason: CloseReason) {
+        self.metrics.sessionsActive.decrement()
+        self.metrics.sessionClosed(reason: reason)
+        self.logger.debug("session closed", metadata: ["session": "\(session.id)", "reason": "\(reason)"])
+    }
+
+    func listenerFailed(_ session: Session, handle: WillCloseListenerHandle, problem: String) {
+        self.metrics.closeListenerFailures.increment()
+        self.logger.warning(
+            "will-close listener \(handle.value) \(problem)",
+            metadata: ["session": "\(session.id)"]
+        )
+    }
+}

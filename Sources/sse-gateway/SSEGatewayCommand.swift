@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SSEGateway
+import ServiceLifecycle
+
+@main
+struct SSEGatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sse-gateway",
+        abstract: "A Server-Sent Events gateway that speaks the Mercure protocol.",
+        subcommands: [Serve.self, CheckConfig.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// Loads a configuration file, printing the problem and exiting 1 when it is invalid.
+func loadConfiguration(path: String) throws -> GatewayConfiguration {
+    do {
+        return try GatewayConfiguration.load(path: path)
+    } catch {
+        printError("\(path): \(error)")
+        throw ExitCode(1)
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+
+    @Option(name: .shortAndLong, help: "Path of the JSON configuration file.")
+    var config: String = "config.json"
+
+    func run() async throws {
+        let configuration = try loadConfiguration(path: self.config)
+        let level = Logger.Level(rawValue: configuration.logging.level.rawValue) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "sse-gateway")
+        for warning in configuration.warnings {
+            logger.warning("config: \(warning)")
+        }
+        let server = GatewayServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}
+
+struct CheckConfig: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a configuration file: exit 0 when it is valid, 1 with the problem otherwise."
+    )
+
+    @Argument(help: "Path of the JSON configuration file.")
+    var path: String = "config.json"
+
+    func run() throws {
+        let configuration = try loadConfiguration(path: self.path)
+        for warning in configuration.warnings {
+            print("warning: \(warning)")
+        }
+        print("\(self.path): OK")
+    }
+}

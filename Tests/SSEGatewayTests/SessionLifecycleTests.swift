@@ -1,0 +1,171 @@
+import NIOCore
+import NIOEmbedded
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@testable import SSEGateway
+
+@Suite("Session close and will-close listeners")
+struct SessionLifecycleTests {
+    static let expectedOrder = ["first", "throws", "last"]
+
+    @Test func clientFINRunsListenersInOrderOnceWithin50ms() async throws {
+        let recorder = ListenerRecorder()
+        try await TestGateway.run(middleware: [recorder]) { server, port in
+            let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
+            let session = try await recorder.nextSession()
+            let closedAt = ContinuousClock.now
+            try await subscriber.client.close()
+            let reason = try await session.closeFuture.get()
+            #expect(reason == .clientDisconnected)
+            #expect(recorder.records(for: session) == Self.expectedOrder)
+            #expect(recorder.reasons(for: session) == [.clientDisconnected])
+            let ranAt = try #require(recorder.firstRun(for: session))
+            #expect(ranAt - closedAt < .milliseconds(50), "listeners ran \(ranAt - closedAt) after the client left")
+            #expect(server.renderMetrics().contains("sse_close_listener_failures_total 1"))
+            #expect(server.renderMetrics().contains("sse_sessions_closed_total{reason=\"client_disconnected\"} 1"))
+        }
+    }
+
+    @Test func clientRSTIsNoticedAtOnce() async throws {
+        let recorder = ListenerRecorder()
+        try await TestGateway.run(middleware: [recorder]) { _, port in
+            let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
+            let session = try await recorder.nextSession()
+            let closedAt = ContinuousClock.now
+            try await subscriber.client.reset()
+            let reason = try await session.closeFuture.get()
+            #expect(reason == .clientDisconnected)
+            #expect(recorder.records(for: session) == Self.expectedOrder)
+            let ranAt = try #require(recorder.firstRun(for: session))
+            #expect(ranAt - closedAt < .milliseconds(50))
+        }
+    }
+
+    @Test func serverShutdownClosesEverySessionOnce() async throws {
+        let recorder = ListenerRecorder()
+        try await TestGateway.run(middleware: [recorder]) { server, port in
+            var sessions: [Session] = []
+            var subscribers: [TestSubscriber] = []
+            for index in 0..<5 {
+                subscribers.append(try await TestSubscriber.open(port: port, query: "topic=t\(index)"))
+                sessions.append(try await recorder.nextSession())
+            }
+            await server.shutdown()
+            for session in sessions {
+                #expect(session.closeReason == .serverShutdown)
+                #expect(recorder.records(for: session) == Self.expectedOrder)
+            }
+            for subscriber in subscribers {
+                try await subscriber.client.waitForClose()
+            }
+        }
+    }
+
+    @Test func slowConsumerIsClosedAndOthersGetEverything() async throws {
+        let recorder = ListenerRecorder()
+        try await TestGateway.run(middleware: [recorder], configure: { $0.streams.maxBufferedBytes = 64 * 1024 }) {
+            _,
+            port in
+            let healthy = try await TestSubscriber.open(port: port, query: "topic=big")
+            let healthySession = try await recorder.nextSession()
+            let stalled = try await TestSubscriber.open(port: port, query: "topic=big", receiveBuffer: 4096)
+            let stalledSession = try await recorder.nextSession()
+            let publisher = try await TestPublisher.connect(port: port)
+            let payload = String(repeating: "x", count: 16 * 1024)
+            var published = 0
+            while !stalledSession.isClosed && published < 2000 {
+                try await publisher.publish([("topic", "big"), ("data", payload), ("id", "e\(published)")])
+                published += 1
+            }
+            #expect(try await stalledSession.closeFuture.get() == .slowConsumer)
+            #expect(recorder.records(for: stalledSession) == Self.expectedOrder)
+            try await healthy.waitForEvents(published, timeout: .seconds(20))
+            #expect(try await healthy.ids() == (0..<published).map { "e\($0)" })
+            #expect(!healthySession.isClosed)
+            _ = stalled
+        }
+    }
+
+    @Test func slowListenerIsCutOffAndTheNextStillRuns() async throws {
+        let recorder = ListenerRecorder(slowListener: true)
+        try await TestGateway.run(
+            middleware: [recorder],
+            configure: { $0.streams.closeListenerTimeout = .milliseconds(200) }
+        ) { server, port in
+            let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
+            let session = try await recorder.nextSession()
+            let start = ContinuousClock.now
+            try await subscriber.client.close()
+            _ = try await session.closeFuture.get()
+            let elapsed = ContinuousClock.now - start
+            #expect(recorder.records(for: session) == ["first", "throws", "slow", "last"])
+            #expect(elapsed >= .milliseconds(200))
+            #expect(elapsed < .seconds(5))
+            #expect(server.renderMetrics().contains("sse_close_listener_failures_total 2"))
+        }
+    }
+
+    @Test func listenerAddedAfterCloseRunsAtOnceAndRemovalReportsState() async throws {
+        let recorder = ListenerRecorder()
+        try await TestGateway.run(middleware: [recorder]) { _, port in
+            let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
+            let session = try await recorder.nextSession()
+            let handle = session.addWillCloseListener { _, _ in }
+            #expect(session.removeWillCloseListener(handle))
+            #expect(!session.removeWillCloseListener(handle))
+            try await subscriber.client.close()
+            #expect(try await session.closeFuture.get() == .clientDisconnected)
+            let (stream, continuation) = AsyncStream.makeStream(of: CloseReason.self)
+            session.addWillCloseListener { _, reason in continuation.yield(reason) }
+            var iterator = stream.makeAsyncIterator()
+            #expect(await iterator.next() == .clientDisconnected)
+        }
+    }
+
+    @Test func failedWriteClosesWithWriteFailed() async throws {
+        let loop = EmbeddedEventLoop()
+        let metrics = GatewayMetrics()
+        let hub = Hub(eventLoops: [loop], configuration: .init(), metrics: metrics)
+        let environment = SessionEnvironment(
+            logger: .init(label: "test"),
+            metrics: metrics,
+            closeListenerTimeout: .seconds(1)
+        )
+        let session = Session(
+            id: "s1",
+            request: RequestFacts(
+                method: .GET,
+                uri: "/.well-known/mercure?topic=a",
+                path: "/.well-known/mercure",
+                query: [("topic", "a")],
+                headers: [:],
+                remoteAddress: nil,
+                version: .http1_1
+            ),
+            topics: [TopicSelector("a")],
+            lastEventID: nil,
+            eventLoop: loop,
+            environment: environment
+        )
+        let channel = EmbeddedChannel(loop: loop)
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let handler = SSEStreamHandler(
+            session: session,
+            hub: hub,
+            head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"),
+            chunked: true,
+            maxBufferedBytes: 1024
+        )
+        try channel.pipeline.syncOperations.addHandler(handler)
+        let head = try channel.readOutbound(as: ByteBuffer.self)
+        #expect(head.map { String(buffer: $0) } == "HTTP/1.1 200 OK\r\n\r\n")
+        channel.pipeline.fireErrorCaught(IOError(errnoCode: EPIPE, reason: "write"))
+        #expect(session.closeReason == .writeFailed)
+        #expect(!channel.isActive)
+        _ = try? channel.finish()
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Logging
+import NIOCore
+@testable import SSEGateway
+
+/// Runs a real gateway on 127.0.0.1 with an OS-chosen port for the duration of `body`.
+enum TestGateway {
+    static func run<T>(
+        middleware: [any Middleware] = [],
+        configure: (inout GatewayConfiguration) -> Void = { _ in },
+        _ body: (GatewayServer, Int) async throws -> T
+    ) async throws -> T {
+        var configuration = GatewayConfiguration()
+        configuration.server.host = "127.0.0.1"
+        configuration.server.port = 0
+        configuration.server.threads = 2
+        configure(&configuration)
+        var logger = Logger(label: "test-gateway")
+        logger.logLevel = .critical
+        let server = GatewayServer(configuration: configuration, middleware: middleware, logger: logger)
+        try await server.start()
+        let port = server.localAddress!.port!
+        do {
+            let result = try await body(server, port)
+            await server.shutdown()
+            return result
+        } catch {
+            await server.shutdown()
+            throw error
+        }
+    }
+}
+
+/// A subscriber on a raw socket, reading the chunked event stream.
+struct TestSubscriber {
+    let client: RawClient
+
+    static func open(
+        port: Int,
+        query: String,
+        headers: [String] = [],
+        receiveBuffer: Int? = nil
+    ) async throws -> TestSubscriber {
+        let client = try await RawClient.connect(port: port, receiveBuffer: receiveBuffer)
+        try await client.sendRequest("GET", "/.well-known/mercure?\(query)", headers: headers)
+        if receiveBuffer == nil {
+            try await client.waitFor("the stream's opening comment") { bytes, _ in
+                guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return false }
+                return ChunkedBody.decodePartial(bytes[end.upperBound...]).starts(with: Array(":\n".utf8))
+            }
+        }
+        return TestSubscriber(client: client)
+    }
+
+    /// The decoded stream body received so far.
+    func body() async throws -> String {
+        let bytes = try await self.client.received
+        guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return "" }
+        return String(decoding: ChunkedBody.decodePartial(bytes[end.upperBound...]), as: UTF8.self)
+    }
+
+    func head() async throws -> String {
+        let bytes = try await self.client.received
+        guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return "" }
+        return String(decoding: bytes[..<(end.lowerBound + 2)], as: UTF8.self)
+    }
+
+    /// Waits until the decoded body holds `count` events (blank-line terminated, comments excluded).
+    @discardableResult
+    func waitForEvents(_ count: Int, timeout: TimeAmount = .seconds(5)) async throws -> [String] {
+        try await self.client.waitFor("\(count) events", timeout: timeout) { bytes, _ in
+            guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return false }
+            let body = String(decoding: ChunkedBody.decodePartial(bytes[end.upperBound...]), as: UTF8.self)
+            return Self.events(in: body).count >= count
+        }
+        return Self.events(in: try await self.body())
+    }
+
+    /// Splits a stream body into event blocks, dropping comment-only blocks.
+    static func events(in body: String) -> [String] {
+        body.components(separatedBy: "\n\n").filter { block in
+            !block.isEmpty && block.split(separator: "\n").contains { !$0.hasPrefix(":") }
+        }.map { $0.split(separator: "\n").filter { !$0.hasPrefix(":") }.joined(separator: "\n") }
+    }
+
+    /// The `id:` of each event received so far.
+    func ids() async throws -> [String] {
+        Self.events(in: try await self.body()).compactMap { block in
+            block.split(separator: "\n").first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) }
+        }
+    }
+}
+
+/// Publishes with a form POST over its own keep-alive connection.
+struct TestPublisher {
+    let client: RawClient
+
+    static func connect(port: Int) async throws -> TestPublisher {
+        TestPublisher(client: try await RawClient.connect(port: port))
+    }
+
+    @discardableResult
+    func publish(_ fields: [(String, String)], headers: [String] = []) async throws -> HTTPTestResponse {
+        let body = fields.map { "\(Self.encode($0.0))=\(Self.encode($0.1))" }.joined(separator: "&")
+        try await self.client.sendRequest(
+            "POST",
+            "/.well-known/mercure",
+            headers: ["Content-Type: application/x-www-form-urlencoded"] + headers,
+            body: body
+        )
+        return try await self.client.readResponse()
+    }
+
+    static func encode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed)!
+    }
+}
