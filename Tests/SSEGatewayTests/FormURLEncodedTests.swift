@@ -14,7 +14,7 @@ struct FormURLEncodedTests {
 
     @Test func emptyInputAndEmptySequences() throws {
         #expect(try parse("").isEmpty)
-        #expect(try parse("&&") .isEmpty)
+        #expect(try parse("&&").isEmpty)
         #expect(try parse("a=1&&b=2&") == [["a", "1"], ["b", "2"]])
     }
 

@@ -96,7 +96,9 @@ struct HubLiveTests {
             try await publisher.publish([("topic", "t"), ("id", "1"), ("data", "")])
             try await publisher.publish([("topic", "t"), ("id", "2"), ("data", "a\rb\r\nc\nd")])
             try await publisher.publish([("topic", "t"), ("id", "3"), ("data", "\n\n")])
-            try await publisher.publish([("topic", "t"), ("id", "4"), ("data", "héllo ✓ 日本"), ("type", "greet"), ("retry", "1500")])
+            try await publisher.publish([
+                ("topic", "t"), ("id", "4"), ("data", "héllo ✓ 日本"), ("type", "greet"), ("retry", "1500"),
+            ])
             try await subscriber.waitForEvents(4)
             let expected =
                 ":\n" + "id: 1\ndata: \n\n" + "id: 2\ndata: a\ndata: b\ndata: c\ndata: d\n\n"

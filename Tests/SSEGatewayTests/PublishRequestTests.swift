@@ -58,7 +58,8 @@ struct PublishRequestTests {
     }
 
     @Test func reservedTopics() {
-        expectError([("topic", "https://example.com/.well-known/mercure/subscriptions/x")], status: 403,
+        expectError(
+            [("topic", "https://example.com/.well-known/mercure/subscriptions/x")], status: 403,
             reason: "Topic is reserved")
         expectError([("topic", "ok"), ("topic", "/.well-known/mercure")], status: 403, reason: "Topic is reserved")
     }

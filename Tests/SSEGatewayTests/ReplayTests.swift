@@ -89,7 +89,8 @@ struct ReplayTests {
                     var joiners: [TestSubscriber] = []
                     for _ in 0..<10 {
                         joiners.append(
-                            try await TestSubscriber.open(port: port, query: "topic=s", headers: ["Last-Event-ID: start"])
+                            try await TestSubscriber.open(
+                                port: port, query: "topic=s", headers: ["Last-Event-ID: start"])
                         )
                     }
                     return joiners

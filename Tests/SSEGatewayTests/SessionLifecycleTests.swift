@@ -2,11 +2,11 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 @testable import SSEGateway
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite("Session close and will-close listeners")
 struct SessionLifecycleTests {

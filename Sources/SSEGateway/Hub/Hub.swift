@@ -36,7 +36,9 @@ public final class Hub: Sendable {
         self.replayUnknownID = configuration.history.replayUnknownID
         self.metrics = metrics
         self.state = NIOLockedValueBox(
-            State(history: EventHistory(capacity: configuration.history.size), inboxes: Array(repeating: [], count: shards.count))
+            State(
+                history: EventHistory(capacity: configuration.history.size),
+                inboxes: Array(repeating: [], count: shards.count))
         )
     }
 

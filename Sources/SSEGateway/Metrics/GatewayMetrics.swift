@@ -21,7 +21,8 @@ final class GatewayMetrics: Sendable {
         self.sessionsActive = CoreMetrics.Meter(label: "sse_sessions_active", factory: self.factory)
         self.eventsPublished = CoreMetrics.Counter(label: "sse_events_published_total", factory: self.factory)
         self.eventsDelivered = CoreMetrics.Counter(label: "sse_events_delivered_total", factory: self.factory)
-        self.closeListenerFailures = CoreMetrics.Counter(label: "sse_close_listener_failures_total", factory: self.factory)
+        self.closeListenerFailures = CoreMetrics.Counter(
+            label: "sse_close_listener_failures_total", factory: self.factory)
         self.sessionsActive.set(0)
     }
 

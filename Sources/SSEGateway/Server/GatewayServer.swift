@@ -21,6 +21,7 @@ public final class GatewayServer: Sendable {
     private let group: any EventLoopGroup
     private let ownsGroup: Bool
     private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let stopping = Atomic<Bool>(false)
     private let logger: Logger
 
     /// Creates a gateway; nothing listens until ``start()`` or ``run()``.
@@ -114,7 +115,9 @@ public final class GatewayServer: Sendable {
 
     /// Stops accepting, closes every session with reason ``CloseReason/serverShutdown`` and waits for their
     /// will-close listeners, then closes the remaining connections.
+    /// Later calls return at once.
     public func shutdown() async {
+        guard !self.stopping.exchange(true, ordering: .relaxed) else { return }
         self.context.ready.store(false, ordering: .relaxed)
         let channel = self.serverChannel.withLockedValue { $0 }
         try? await channel?.close()

@@ -135,7 +135,8 @@ struct HTTPRequestStateMachine {
         switch self.state {
         case .idle(first: true):
             self.state = .closed
-            return .respond(Response(status: .requestTimeout, body: "request headers not received in time"), close: true)
+            return .respond(
+                Response(status: .requestTimeout, body: "request headers not received in time"), close: true)
         case .idle(first: false):
             self.state = .closed
             return .close

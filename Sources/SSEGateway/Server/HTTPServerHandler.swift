@@ -104,7 +104,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             )
         }
         if head.uri.utf8.count > configuration.server.maxHeaderBytes {
-            return .init(status: .uriTooLong, body: "request target exceeds \(configuration.server.maxHeaderBytes) bytes")
+            return .init(
+                status: .uriTooLong, body: "request target exceeds \(configuration.server.maxHeaderBytes) bytes")
         }
         switch route {
         case .notFound:
@@ -179,7 +180,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             let id = self.server.hub.publish(request)
             self.respond(.ok, body: id, head: head, context: context)
         } catch let error as PublishError {
-            self.respond(HTTPResponseStatus(statusCode: error.status), body: error.reason + "\n", head: head, context: context)
+            self.respond(
+                HTTPResponseStatus(statusCode: error.status), body: error.reason + "\n", head: head, context: context)
         } catch {
             self.respond(.badRequest, body: "malformed form body: \(error)\n", head: head, context: context)
         }
@@ -276,7 +278,9 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func writeStreamHeadOnly(session: Session, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         for (name, value) in StreamHead.headers { headers.add(name: name, value: value) }
-        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        context.write(
+            self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
+            promise: nil)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
             session.close(reason: .clientDisconnected)
         }

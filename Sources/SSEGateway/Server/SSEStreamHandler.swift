@@ -1,7 +1,7 @@
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Carries one open event stream once its response head is out: the HTTP codec is gone from the pipeline and this

@@ -125,16 +125,17 @@ public final class Session: Sendable {
 
     /// Ends the session: the single way a stream closes. Later calls are ignored; the first reason wins.
     public func close(reason: CloseReason) {
-        let taken: (listeners: [(WillCloseListenerHandle, WillCloseListener)], teardown: (@Sendable (CloseReason) -> Void)?)? =
-            self.state.withLockedValue { state in
-                guard case .open = state.phase else { return nil }
-                state.phase = .closed(reason)
-                let listeners = state.listeners.map { ($0.handle, $0.listener) }
-                state.listeners = []
-                let teardown = state.teardown
-                state.teardown = nil
-                return (listeners, teardown)
-            }
+        let taken:
+            (listeners: [(WillCloseListenerHandle, WillCloseListener)], teardown: (@Sendable (CloseReason) -> Void)?)? =
+                self.state.withLockedValue { state in
+                    guard case .open = state.phase else { return nil }
+                    state.phase = .closed(reason)
+                    let listeners = state.listeners.map { ($0.handle, $0.listener) }
+                    state.listeners = []
+                    let teardown = state.teardown
+                    state.teardown = nil
+                    return (listeners, teardown)
+                }
         guard let taken else { return }
         self.environment.didClose(self, reason: reason)
         if let teardown = taken.teardown {

@@ -4,7 +4,7 @@ import NIOPosix
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct TestTimeout: Error, CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+
 @testable import SSEGateway
 
 /// Runs a real gateway on 127.0.0.1 with an OS-chosen port for the duration of `body`.
