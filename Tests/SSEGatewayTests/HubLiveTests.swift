@@ -43,9 +43,11 @@ struct HubLiveTests {
     }
 
     @Test func publishFromAnAddressNotListedIsForbidden() async throws {
-        try await TestGateway.run(configure: {
-            $0.hub.publishAllowedFrom = [try! IPAddressRange(parsing: "10.0.0.0/8")]
-        }) { _, port in
+        try await TestGateway.run(
+            configuration: .testing {
+                $0.hub.publishAllowedFrom = [try! IPAddressRange(parsing: "10.0.0.0/8")]
+            }
+        ) { _, port in
             let publisher = try await TestPublisher.connect(port: port)
             let response = try await publisher.publish([("topic", "t")])
             #expect(response.status == 403)

@@ -44,7 +44,7 @@ struct ReplayTests {
     }
 
     @Test func earliestAndUnknownReplayEverythingRetained() async throws {
-        try await TestGateway.run(configure: { $0.hub.history.size = 4 }) { _, port in
+        try await TestGateway.run(configuration: .testing { $0.hub.history.size = 4 }) { _, port in
             let publisher = try await TestPublisher.connect(port: port)
             try await self.publishFive(publisher)
             let earliest = try await TestSubscriber.open(port: port, query: "topic=r&lastEventID=earliest")
@@ -59,7 +59,7 @@ struct ReplayTests {
     }
 
     @Test func unknownCursorReplaysNothingWhenSwitchedOff() async throws {
-        try await TestGateway.run(configure: { $0.hub.history.replayUnknownID = false }) { _, port in
+        try await TestGateway.run(configuration: .testing { $0.hub.history.replayUnknownID = false }) { _, port in
             let publisher = try await TestPublisher.connect(port: port)
             try await self.publishFive(publisher)
             let unknown = try await TestSubscriber.open(port: port, query: "topic=r", headers: ["Last-Event-ID: zz"])
@@ -71,7 +71,7 @@ struct ReplayTests {
     }
 
     @Test func replayMeetsLiveWithoutGapOrDuplicateDuringAPublishStorm() async throws {
-        try await TestGateway.run(configure: { $0.hub.history.size = 10_000 }) { _, port in
+        try await TestGateway.run(configuration: .testing { $0.hub.history.size = 10_000 }) { _, port in
             let reference = try await TestSubscriber.open(port: port, query: "topic=s")
             let publishers = [try await TestPublisher.connect(port: port), try await TestPublisher.connect(port: port)]
             try await publishers[0].publish([("topic", "s"), ("id", "start")])

@@ -51,7 +51,7 @@ struct ServerLimitsTests {
     }
 
     @Test func oversizedHeadersAre431() async throws {
-        try await TestGateway.run(configure: { $0.server.maxHeaderBytes = 2048 }) { _, port in
+        try await TestGateway.run(configuration: .testing { $0.server.maxHeaderBytes = 2048 }) { _, port in
             let client = try await RawClient.connect(port: port)
             let big = String(repeating: "a", count: 4096)
             try await client.sendRequest("GET", "/healthz", headers: ["X-Big: \(big)"])
@@ -62,7 +62,7 @@ struct ServerLimitsTests {
     }
 
     @Test func oversizedPublishBodyIs413() async throws {
-        try await TestGateway.run(configure: { $0.hub.maxBodyBytes = 1024 }) { _, port in
+        try await TestGateway.run(configuration: .testing { $0.hub.maxBodyBytes = 1024 }) { _, port in
             let byLength = try await RawClient.connect(port: port)
             let body = "topic=a&data=" + String(repeating: "x", count: 2000)
             try await byLength.sendRequest(
@@ -84,10 +84,12 @@ struct ServerLimitsTests {
     }
 
     @Test func connectionsBeyondTheLimitGet503WithRetryAfter() async throws {
-        try await TestGateway.run(configure: {
-            $0.server.maxConnections = 2
-            $0.server.retryAfter = .seconds(7)
-        }) { _, port in
+        try await TestGateway.run(
+            configuration: .testing {
+                $0.server.maxConnections = 2
+                $0.server.retryAfter = .seconds(7)
+            }
+        ) { _, port in
             let first = try await TestSubscriber.open(port: port, query: "topic=a")
             let second = try await RawClient.connect(port: port)
             try await second.sendRequest("GET", "/healthz")
@@ -103,7 +105,8 @@ struct ServerLimitsTests {
     }
 
     @Test func slowRequestHeadersGet408AndClose() async throws {
-        try await TestGateway.run(configure: { $0.server.requestHeaderTimeout = .milliseconds(200) }) { _, port in
+        try await TestGateway.run(configuration: .testing { $0.server.requestHeaderTimeout = .milliseconds(200) }) {
+            _, port in
             let client = try await RawClient.connect(port: port)
             try await client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
             let response = try await client.readResponse()
@@ -113,7 +116,8 @@ struct ServerLimitsTests {
     }
 
     @Test func idleKeepAliveConnectionIsClosed() async throws {
-        try await TestGateway.run(configure: { $0.server.keepAliveTimeout = .milliseconds(200) }) { _, port in
+        try await TestGateway.run(configuration: .testing { $0.server.keepAliveTimeout = .milliseconds(200) }) {
+            _, port in
             let client = try await RawClient.connect(port: port)
             try await client.sendRequest("GET", "/healthz")
             #expect(try await client.readResponse().status == 200)

@@ -67,7 +67,9 @@ struct SessionLifecycleTests {
 
     @Test func slowConsumerIsClosedAndOthersGetEverything() async throws {
         let recorder = ListenerRecorder()
-        try await TestGateway.run(middleware: [recorder], configure: { $0.streams.maxBufferedBytes = 64 * 1024 }) {
+        try await TestGateway.run(
+            middleware: [recorder], configuration: .testing { $0.streams.maxBufferedBytes = 64 * 1024 }
+        ) {
             _,
             port in
             let healthy = try await TestSubscriber.open(port: port, query: "topic=big")
@@ -94,7 +96,7 @@ struct SessionLifecycleTests {
         let recorder = ListenerRecorder(slowListener: true)
         try await TestGateway.run(
             middleware: [recorder],
-            configure: { $0.streams.closeListenerTimeout = .milliseconds(200) }
+            configuration: .testing { $0.streams.closeListenerTimeout = .milliseconds(200) }
         ) { server, port in
             let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
             let session = try await recorder.nextSession()

@@ -8,14 +8,9 @@ import NIOCore
 enum TestGateway {
     static func run<T>(
         middleware: [any Middleware] = [],
-        configure: (inout GatewayConfiguration) -> Void = { _ in },
+        configuration: GatewayConfiguration = .testing(),
         _ body: (GatewayServer, Int) async throws -> T
     ) async throws -> T {
-        var configuration = GatewayConfiguration()
-        configuration.server.host = "127.0.0.1"
-        configuration.server.port = 0
-        configuration.server.threads = 2
-        configure(&configuration)
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .critical
         let server = GatewayServer(configuration: configuration, middleware: middleware, logger: logger)
@@ -29,6 +24,18 @@ enum TestGateway {
             await server.shutdown()
             throw error
         }
+    }
+}
+
+extension GatewayConfiguration {
+    /// Defaults for live tests: loopback, a free port, two event loops; `modify` adjusts the rest.
+    static func testing(_ modify: (inout GatewayConfiguration) -> Void = { _ in }) -> GatewayConfiguration {
+        var configuration = GatewayConfiguration()
+        configuration.server.host = "127.0.0.1"
+        configuration.server.port = 0
+        configuration.server.threads = 2
+        modify(&configuration)
+        return configuration
     }
 }
 
