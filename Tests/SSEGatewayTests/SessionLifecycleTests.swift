@@ -17,8 +17,8 @@ struct SessionLifecycleTests {
         try await TestGateway.run(middleware: [recorder]) { server, port in
             let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
             let session = try await recorder.nextSession()
-            let closedAt = ContinuousClock.now
             try await subscriber.client.close()
+            let closedAt = ContinuousClock.now
             let reason = try await session.closeFuture.get()
             #expect(reason == .clientDisconnected)
             #expect(recorder.records(for: session) == Self.expectedOrder)
@@ -35,8 +35,8 @@ struct SessionLifecycleTests {
         try await TestGateway.run(middleware: [recorder]) { _, port in
             let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
             let session = try await recorder.nextSession()
-            let closedAt = ContinuousClock.now
             try await subscriber.client.reset()
+            let closedAt = ContinuousClock.now
             let reason = try await session.closeFuture.get()
             #expect(reason == .clientDisconnected)
             #expect(recorder.records(for: session) == Self.expectedOrder)

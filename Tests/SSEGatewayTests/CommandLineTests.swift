@@ -1,0 +1,80 @@
+import Foundation
+import Testing
+
+/// Runs the built `sse-gateway` binary, which sits beside the test bundle.
+private func runGateway(_ arguments: [String]) async throws -> (status: Int32, output: String, error: String) {
+    let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var directory = testBinary.deletingLastPathComponent()
+    if directory.lastPathComponent == "debug" || directory.lastPathComponent == "release" {
+        // already the products directory
+    } else {
+        directory = directory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+    let executable = directory.appendingPathComponent("sse-gateway")
+    try #require(
+        FileManager.default.isExecutableFile(atPath: executable.path),
+        "sse-gateway not built at \(executable.path)"
+    )
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do { try process.run() } catch { continuation.resume(throwing: error) }
+    }
+    return (
+        status,
+        String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+        String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    )
+}
+
+private func writeConfig(_ json: String) throws -> String {
+    let path = FileManager.default.temporaryDirectory
+        .appendingPathComponent("sse-gateway-test-\(UUID().uuidString).json").path
+    try json.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}
+
+@Suite("sse-gateway command line")
+struct CommandLineTests {
+    @Test func shippedConfigIsValid() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let result = try await runGateway(["check-config", root.appendingPathComponent("config.json").path])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("OK"))
+    }
+
+    @Test(
+        arguments: [
+            (#"{"hub": {"history": {"size": "ten"}}}"#, #"hub.history.size: expected an integer, got "ten""#),
+            (#"{"sever": {}}"#, "sever: unknown key; known keys: hub, logging, server, streams"),
+            (#"{"server": {"port": 70000}}"#, "server.port: must be between 0 and 65535"),
+            (#"{"server": {"requestHeaderTimeout": 10}}"#, "server.requestHeaderTimeout: expected a duration"),
+            (#"{"hub": {"publishAllowedFrom": ["127.0.0.1", "nope"]}}"#, "hub.publishAllowedFrom[1]:"),
+            (#"{"logging": {"level": "loud"}}"#, "logging.level:"),
+            (#"{"server": {"port": 1,}}"#, "invalid JSON"),
+        ]
+    )
+    func badConfigExitsOneNamingThePath(json: String, message: String) async throws {
+        let path = try writeConfig(json)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let check = try await runGateway(["check-config", path])
+        #expect(check.status == 1)
+        #expect(check.error.contains(message), "stderr was: \(check.error)")
+        let serve = try await runGateway(["serve", "--config", path])
+        #expect(serve.status == 1)
+        #expect(serve.error.contains(message))
+    }
+
+    @Test func missingConfigFileIsAnError() async throws {
+        let result = try await runGateway(["check-config", "/nonexistent/config.json"])
+        #expect(result.status == 1)
+        #expect(result.error.contains("cannot read config file"))
+    }
+}
