@@ -163,3 +163,49 @@ struct HubLiveTests {
         }
     }
 }
+
+@Suite("Hub HTTP details over loopback")
+struct HubHTTPDetailsTests {
+    @Test func headOnTheHubAnswersTheStreamHeadAndKeepsTheConnection() async throws {
+        try await TestGateway.run { _, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.sendRequest("HEAD", "/.well-known/mercure?topic=a")
+            try await client.waitFor(text: "\r\n\r\n")
+            let head = try await client.text
+            #expect(head.hasPrefix("HTTP/1.1 200 OK\r\n"))
+            #expect(head.contains("Content-Type: text/event-stream\r\n"))
+            try await client.sendRequest("GET", "/healthz")
+            try await client.waitFor(text: "ok\n")
+            #expect(try await client.text.contains("HTTP/1.1 200 OK"))
+        }
+    }
+
+    @Test func publishWithExpectContinueGets100ThenTheID() async throws {
+        try await TestGateway.run { _, port in
+            let client = try await RawClient.connect(port: port)
+            let body = "topic=a&id=x1&data=" + String(repeating: "d", count: 2000)
+            try await client.send(
+                "POST /.well-known/mercure HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                    + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            )
+            try await client.waitFor(text: "HTTP/1.1 100 Continue\r\n\r\n")
+            try await client.send(body)
+            try await client.waitFor(text: "x1")
+            #expect(try await client.text.contains("HTTP/1.1 200 OK\r\n"))
+        }
+    }
+
+    @Test func http10SubscriberGetsAnUnchunkedStream() async throws {
+        try await TestGateway.run { _, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.send("GET /.well-known/mercure?topic=a HTTP/1.0\r\nHost: x\r\n\r\n")
+            try await client.waitFor(text: "\r\n\r\n:\n")
+            let publisher = try await TestPublisher.connect(port: port)
+            try await publisher.publish([("topic", "a"), ("id", "p1"), ("data", "hi")])
+            try await client.waitFor(text: "id: p1\ndata: hi\n\n")
+            let text = try await client.text
+            #expect(!text.contains("Transfer-Encoding"))
+            #expect(text.hasSuffix("\r\n\r\n:\nid: p1\ndata: hi\n\n"))
+        }
+    }
+}

@@ -10,8 +10,8 @@ final class HubShard: @unchecked Sendable {
     let eventLoop: any EventLoop
     let index: Int
     private let metrics: GatewayMetrics
-    private var exact: [String: [ObjectIdentifier: SSEStreamHandler]] = [:]
-    private var inexact: [ObjectIdentifier: SSEStreamHandler] = [:]
+    private var exact: [String: StreamList] = [:]
+    private var inexact = StreamList()
     private var touched: [SSEStreamHandler] = []
     private(set) var sessions: [ObjectIdentifier: Session] = [:]
 
@@ -33,35 +33,27 @@ final class HubShard: @unchecked Sendable {
 
     func register(_ stream: SSEStreamHandler) {
         self.eventLoop.assertInEventLoop()
-        let key = ObjectIdentifier(stream)
         for selector in stream.selectors {
             if selector.isExact {
-                self.exact[selector.raw, default: [:]][key] = stream
+                self.exact[selector.raw, default: StreamList()].insert(stream)
             } else {
-                self.inexact[key] = stream
+                self.inexact.insert(stream)
             }
         }
     }
 
     func unregister(_ stream: SSEStreamHandler) {
         self.eventLoop.assertInEventLoop()
-        let key = ObjectIdentifier(stream)
         for selector in stream.selectors {
             if selector.isExact {
                 if var bucket = self.exact.removeValue(forKey: selector.raw) {
-                    bucket[key] = nil
+                    bucket.remove(stream)
                     if !bucket.isEmpty { self.exact[selector.raw] = bucket }
                 }
             } else {
-                self.inexact[key] = nil
+                self.inexact.remove(stream)
             }
         }
-    }
-
-    var streamCount: Int {
-        var streams = Set<ObjectIdentifier>(self.inexact.keys)
-        for bucket in self.exact.values { streams.formUnion(bucket.keys) }
-        return streams.count
     }
 
     func deliver(_ events: [HubEvent]) {
@@ -70,12 +62,12 @@ final class HubShard: @unchecked Sendable {
         for event in events {
             for topic in event.topics {
                 guard let bucket = self.exact[topic] else { continue }
-                for stream in bucket.values where stream.offer(event, matched: true) {
+                for stream in bucket.streams where stream.offer(event, matched: true) {
                     delivered += 1
                     if stream.markTouched() { self.touched.append(stream) }
                 }
             }
-            for stream in self.inexact.values where stream.offer(event, matched: false) {
+            for stream in self.inexact.streams where stream.offer(event, matched: false) {
                 delivered += 1
                 if stream.markTouched() { self.touched.append(stream) }
             }

@@ -56,14 +56,22 @@ struct HTTPRequestStateMachine {
     }
 
     /// `rejection` is an answer decided from the head alone (capacity, method, path checks).
-    mutating func receivedHead(_ head: HTTPRequestHead, route: Route, rejection: Response?) -> Action {
+    ///
+    /// A rejected request is normally answered after its body has been read and dropped, keeping the connection;
+    /// when the client waits for `100 Continue` before sending its body, it is answered at once and closed.
+    mutating func receivedHead(
+        _ head: HTTPRequestHead,
+        route: Route,
+        rejection: Response?,
+        expectsContinue: Bool = false
+    ) -> Action {
         guard case .idle = self.state else {
             // Pipelined request while one is in progress: not supported on this server.
             self.state = .closed
             return .close
         }
         if let rejection {
-            if rejection.status == .payloadTooLarge || rejection.status == .serviceUnavailable {
+            if expectsContinue || rejection.status == .payloadTooLarge || rejection.status == .serviceUnavailable {
                 self.state = .closed
                 return .respond(rejection, close: true)
             }

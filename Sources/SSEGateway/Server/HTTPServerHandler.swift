@@ -66,7 +66,18 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let route = Route(method: head.method, path: String(path))
             let rejection = self.rejection(for: head, route: route, context: context)
-            self.perform(self.machine.receivedHead(head, route: route, rejection: rejection), context: context)
+            let expectsContinue = head.headers.first(name: "expect")?.lowercased() == "100-continue"
+            if expectsContinue, rejection == nil, route.readsBody {
+                // Clients such as curl wait up to a second for this before sending a larger body.
+                context.writeAndFlush(
+                    self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))),
+                    promise: nil
+                )
+            }
+            self.perform(
+                self.machine.receivedHead(head, route: route, rejection: rejection, expectsContinue: expectsContinue),
+                context: context
+            )
         case .body(let chunk):
             self.perform(self.machine.receivedBody(chunk), context: context)
         case .end:
@@ -275,16 +286,24 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// `HEAD` on the hub passed the connect phase: answer with the stream's head and end, keeping the connection.
     private func writeStreamHeadOnly(session: Session, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         for (name, value) in StreamHead.headers { headers.add(name: name, value: value) }
-        context.write(
-            self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
-            promise: nil)
+        let keepAlive = self.machine.responseSent(keepAlive: true)
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
-            session.close(reason: .clientDisconnected)
+            session.setTeardown { _ in }
+            session.close(reason: .headRequest)
+            if !keepAlive { channel.close(promise: nil) }
         }
         self.server.metrics.httpResponse(status: 200)
+        if keepAlive {
+            self.armTimer(context: context, after: self.server.configuration.server.keepAliveTimeout)
+        }
     }
 
     /// Swaps the HTTP codec for the raw stream writer; from here on the connection carries events only.

@@ -32,6 +32,8 @@ final class SSEStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var pending: [ByteBuffer] = []
     private var pendingBytes = 0
     private var attached = false
+    /// Mirrors `channel.isWritable`, kept from writability events so the hot path reads a stored flag.
+    private var writable = true
 
     init(
         session: Session,
@@ -108,7 +110,8 @@ final class SSEStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, !self.pending.isEmpty {
+        self.writable = context.channel.isWritable
+        if self.writable, !self.pending.isEmpty {
             var coalesced = context.channel.allocator.buffer(capacity: self.pendingBytes)
             for var buffer in self.pending { coalesced.writeBuffer(&buffer) }
             self.pending.removeAll()
@@ -153,7 +156,7 @@ final class SSEStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         else { return false }
         self.lastSequence = event.sequence
         let bytes = self.bytes(of: event)
-        if self.pending.isEmpty, context.channel.isWritable {
+        if self.writable, self.pending.isEmpty {
             context.write(self.wrapOutboundOut(bytes), promise: nil)
             self.needsFlush = true
         } else {

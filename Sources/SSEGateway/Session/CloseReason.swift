@@ -27,6 +27,8 @@ public struct CloseReason: Hashable, Sendable, CustomStringConvertible {
     public static let authExpired = CloseReason("auth_expired")
     /// The peer stopped acknowledging data and was presumed dead.
     public static let deadPeer = CloseReason("dead_peer")
+    /// A `HEAD` request: the stream's head was sent and nothing more.
+    public static let headRequest = CloseReason("head_request")
     /// The connect phase rejected or failed the stream before it opened.
     public static let rejected = CloseReason("rejected")
 }
