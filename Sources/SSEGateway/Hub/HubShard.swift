@@ -58,18 +58,21 @@ final class HubShard: @unchecked Sendable {
 
     func deliver(_ events: [HubEvent]) {
         self.eventLoop.assertInEventLoop()
+        // One event: write and flush in one pass. Several: write all, then flush each stream once, so a stream
+        // that takes several events in this batch takes them in one system call.
+        let flushEach = events.count == 1
         var delivered = 0
         for event in events {
             for topic in event.topics {
                 guard let bucket = self.exact[topic] else { continue }
-                for stream in bucket.streams where stream.offer(event, matched: true) {
+                for stream in bucket.streams where stream.offer(event, matched: true, flush: flushEach) {
                     delivered += 1
-                    if stream.markTouched() { self.touched.append(stream) }
+                    if !flushEach, stream.markTouched() { self.touched.append(stream) }
                 }
             }
-            for stream in self.inexact.streams where stream.offer(event, matched: false) {
+            for stream in self.inexact.streams where stream.offer(event, matched: false, flush: flushEach) {
                 delivered += 1
-                if stream.markTouched() { self.touched.append(stream) }
+                if !flushEach, stream.markTouched() { self.touched.append(stream) }
             }
         }
         for stream in self.touched {

@@ -149,16 +149,21 @@ final class SSEStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.chunked ? event.chunk : event.payload
     }
 
-    /// Writes `event` unless it was already sent or replayed; returns whether it was taken.
-    func offer(_ event: HubEvent, matched: Bool) -> Bool {
+    /// Writes `event` unless it was already sent or replayed; returns whether it was taken. Without `flush`, the
+    /// caller flushes later through ``flushIfNeeded()``.
+    func offer(_ event: HubEvent, matched: Bool, flush: Bool) -> Bool {
         guard event.sequence > self.startSequence, event.sequence > self.lastSequence,
             let context = self.context, self.accepts(event, matched: matched)
         else { return false }
         self.lastSequence = event.sequence
         let bytes = self.bytes(of: event)
         if self.writable, self.pending.isEmpty {
-            context.write(self.wrapOutboundOut(bytes), promise: nil)
-            self.needsFlush = true
+            if flush {
+                context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+            } else {
+                context.write(self.wrapOutboundOut(bytes), promise: nil)
+                self.needsFlush = true
+            }
         } else {
             self.pending.append(bytes)
             self.pendingBytes += bytes.readableBytes
