@@ -345,14 +345,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             headers: [("Content-Type", contentType)],
             body: head.method == .HEAD ? "" : body
         )
-        let keepAlive = self.machine.responseSent(keepAlive: true)
-        let channel = context.channel
-        self.writeResponse(response, keepAlive: keepAlive, context: context).whenComplete { _ in
-            if !keepAlive { channel.close(promise: nil) }
-        }
-        if keepAlive {
-            self.armTimer(context: context, after: self.server.configuration.server.keepAliveTimeout)
-        }
+        self.write(response, close: false, context: context)
     }
 
     private func write(_ response: HTTPRequestStateMachine.Response, close: Bool, context: ChannelHandlerContext) {
