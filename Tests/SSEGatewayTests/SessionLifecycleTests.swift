@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOEmbedded
 import Testing
@@ -169,5 +170,53 @@ struct SessionLifecycleTests {
         #expect(session.closeReason == .writeFailed)
         #expect(!channel.isActive)
         _ = try? channel.finish()
+    }
+}
+
+/// Keeps every session that passes the connect phase, so a test can await their ends.
+final class SessionCollector: Middleware {
+    let sessions = NIOLockedValueBox<[Session]>([])
+    func connect(_ session: Session) async throws {
+        self.sessions.withLockedValue { $0.append(session) }
+    }
+}
+
+@Suite("Nothing is left behind")
+struct SessionCleanupTests {
+    @Test func manySessionsOpenAndCloseAndTheHubIsEmptyAgain() async throws {
+        let collector = SessionCollector()
+        try await TestGateway.run(middleware: [collector]) { server, port in
+            for round in 0..<10 {
+                var subscribers: [TestSubscriber] = []
+                for index in 0..<50 {
+                    let query = index % 2 == 0 ? "topic=t\(index)&topic=*" : "topic=a%7Bx%7D&topic=t\(round)"
+                    subscribers.append(try await TestSubscriber.open(port: port, query: query))
+                }
+                for (index, subscriber) in subscribers.enumerated() {
+                    if index % 2 == 0 {
+                        try await subscriber.client.close()
+                    } else {
+                        try await subscriber.client.reset()
+                    }
+                }
+            }
+            let sessions = collector.sessions.withLockedValue { $0 }
+            #expect(sessions.count == 500)
+            for session in sessions {
+                #expect(try await session.closeFuture.get() == .clientDisconnected)
+            }
+            for shard in server.hub.shards {
+                // A round trip through each loop runs every close callback queued before it.
+                let (tracked, registrations) = try await shard.eventLoop.submit {
+                    (shard.sessions.count, shard.registrationCount)
+                }.get()
+                #expect(tracked == 0)
+                #expect(registrations == 0)
+            }
+            #expect(server.openConnectionCount == 0)
+            let metrics = server.renderMetrics()
+            #expect(metrics.contains("sse_sessions_active 0.0"))
+            #expect(metrics.contains("sse_sessions_closed_total{reason=\"client_disconnected\"} 500"))
+        }
     }
 }

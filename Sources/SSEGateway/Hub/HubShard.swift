@@ -56,6 +56,12 @@ final class HubShard: @unchecked Sendable {
         }
     }
 
+    /// Selector registrations held for live delivery (a stream counts once per selector kind); zero when idle.
+    var registrationCount: Int {
+        self.eventLoop.assertInEventLoop()
+        return self.exact.values.reduce(self.inexact.count) { $0 + $1.count }
+    }
+
     func deliver(_ events: [HubEvent]) {
         self.eventLoop.assertInEventLoop()
         // One event: write and flush in one pass. Several: write all, then flush each stream once, so a stream
