@@ -61,7 +61,8 @@ struct SessionLifecycleTests {
                 #expect(recorder.records(for: session) == Self.expectedOrder)
             }
             for subscriber in subscribers {
-                try await subscriber.client.waitForClose()
+                let received = try await subscriber.client.waitForClose()
+                #expect(received.hasSuffix("0\r\n\r\n"), "the chunked body should end cleanly")
             }
         }
     }

@@ -204,8 +204,11 @@ final class SSEStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func teardown() {
         self.detach()
         self.pending.removeAll()
-        if let context = self.context, context.channel.isActive {
-            context.close(promise: nil)
+        guard let context = self.context, context.channel.isActive else { return }
+        if self.chunked, self.writable {
+            // End the chunked body properly so clients and proxies see a complete response, not a cut one.
+            context.writeAndFlush(self.wrapOutboundOut(ChunkedFrame.terminator), promise: nil)
         }
+        context.close(promise: nil)
     }
 }
