@@ -78,3 +78,84 @@ struct CommandLineTests {
         #expect(result.error.contains("cannot read config file"))
     }
 }
+
+/// A `sse-gateway serve` child process whose standard error is watched line by line.
+final class GatewayProcess: @unchecked Sendable {
+    // @unchecked: `lines` and `waiters` are guarded by `lock`.
+    private let process = Process()
+    private let lock = NSLock()
+    private var text = ""
+    private var waiters: [(String, CheckedContinuation<String, Never>)] = []
+
+    init(arguments: [String]) throws {
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        self.process.executableURL = testBinary.deletingLastPathComponent().appendingPathComponent("sse-gateway")
+        self.process.arguments = arguments
+        let error = Pipe()
+        self.process.standardError = error
+        self.process.standardOutput = FileHandle.nullDevice
+        error.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.append(String(decoding: data, as: UTF8.self))
+        }
+        try self.process.run()
+    }
+
+    private func append(_ chunk: String) {
+        self.lock.lock()
+        self.text += chunk
+        let ready = self.waiters.filter { self.text.contains($0.0) }
+        self.waiters.removeAll { self.text.contains($0.0) }
+        let text = self.text
+        self.lock.unlock()
+        for (_, continuation) in ready { continuation.resume(returning: text) }
+    }
+
+    /// Waits until standard error contains `needle`; returns everything written so far.
+    func waitForOutput(_ needle: String) async -> String {
+        await withCheckedContinuation { continuation in
+            self.lock.lock()
+            if self.text.contains(needle) {
+                let text = self.text
+                self.lock.unlock()
+                continuation.resume(returning: text)
+            } else {
+                self.waiters.append((needle, continuation))
+                self.lock.unlock()
+            }
+        }
+    }
+
+    func signal(_ signal: Int32) {
+        kill(self.process.processIdentifier, signal)
+    }
+
+    func waitForExit() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                self.process.waitUntilExit()
+                continuation.resume(returning: self.process.terminationStatus)
+            }
+        }
+    }
+}
+
+@Suite("sse-gateway serve as a process")
+struct ServeProcessTests {
+    @Test(arguments: [SIGTERM, SIGINT])
+    func signalStopsCleanlyAndEndsStreams(signal: Int32) async throws {
+        let path = try writeConfig(#"{"server": {"host": "127.0.0.1", "port": 0, "threads": 1}}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
+        let output = await gateway.waitForOutput("listening")
+        let match = try #require(try Regex("127\\.0\\.0\\.1:([0-9]+)").firstMatch(in: output))
+        let port = try #require(match.output[1].substring.flatMap { Int($0) })
+        let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
+        gateway.signal(signal)
+        let received = try await subscriber.client.waitForClose()
+        #expect(received.hasSuffix("0\r\n\r\n"))
+        #expect(await gateway.waitForExit() == 0)
+        #expect(await gateway.waitForOutput("stopped").contains("graceful shutdown"))
+    }
+}

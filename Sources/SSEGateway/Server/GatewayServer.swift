@@ -161,6 +161,7 @@ extension GatewayServer: Service {
         try await self.start()
         // Returns when a graceful shutdown is triggered, or throws when the task is cancelled.
         try? await gracefulShutdown()
+        self.logger.info("graceful shutdown started")
         await self.shutdown()
     }
 }
