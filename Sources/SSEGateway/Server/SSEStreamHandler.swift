@@ -9,9 +9,8 @@ import NIOCore
 ///
 /// It notices a departed client at once (`channelInactive`, even on an idle stream), bounds the bytes it holds for a
 /// slow reader, and closes its ``Session`` for every way a stream can end.
-final class SSEStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
-    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     let session: Session
@@ -119,10 +118,6 @@ final class SSEStreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.writeAndFlush(self.wrapOutboundOut(coalesced), promise: nil)
         }
         context.fireChannelWritabilityChanged()
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        context.write(data, promise: promise)
     }
 
     // MARK: Delivery (hot path, on the event loop)
