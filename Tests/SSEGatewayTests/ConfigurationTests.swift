@@ -298,6 +298,7 @@ struct GatewayConfigurationTests {
         #expect(config.hub.publishAllowedFrom.map(\.description) == ["127.0.0.0/8", "::1/128"])
         #expect(config.hub.history.size == 1000)
         #expect(config.hub.history.replayUnknownID == true)
+        #expect(config.hub.history.maxBytes == 64 * 1_048_576)
         #expect(config.streams.maxBufferedBytes == 1_048_576)
         #expect(config.streams.closeListenerTimeout == .seconds(5))
         #expect(config.logging.level == .info)
@@ -316,7 +317,7 @@ struct GatewayConfigurationTests {
                   "hub": {
                     "maxBodyBytes": "64KiB",
                     "publishAllowedFrom": ["10.0.0.0/8", "::1"],
-                    "history": {"size": 0, "replayUnknownID": false}
+                    "history": {"size": 0, "replayUnknownID": false, "maxBytes": "2MiB"}
                   },
                   "streams": {"maxBufferedBytes": 4096, "closeListenerTimeout": "250ms"},
                   "logging": {"level": "debug"}
@@ -336,6 +337,7 @@ struct GatewayConfigurationTests {
         #expect(config.hub.publishAllowedFrom.map(\.description) == ["10.0.0.0/8", "::1/128"])
         #expect(config.hub.history.size == 0)
         #expect(config.hub.history.replayUnknownID == false)
+        #expect(config.hub.history.maxBytes == 2 * 1_048_576)
         #expect(config.streams.maxBufferedBytes == 4096)
         #expect(config.streams.closeListenerTimeout == .milliseconds(250))
         #expect(config.logging.level == .debug)
@@ -367,7 +369,7 @@ struct GatewayConfigurationTests {
         )
         #expect(
             configError(#"{"hub": {"history": {"size": 1, "max": 2}}}"#)
-                == "hub.history.max: unknown key; known keys: replayUnknownID, size"
+                == "hub.history.max: unknown key; known keys: maxBytes, replayUnknownID, size"
         )
         #expect(
             configError(#"{"streams": {"z": 1, "b": 2}}"#)

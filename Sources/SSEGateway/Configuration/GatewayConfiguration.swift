@@ -64,6 +64,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
             /// What a client whose `Last-Event-ID` is no longer (or never was) retained gets: the whole retained
             /// history when true, so it misses as little as possible, or nothing when false. Default true.
             public var replayUnknownID = true
+            /// Bytes the retained events may take at most; the oldest are dropped first, so a run of large events
+            /// cannot make history grow to `size` × `hub.maxBodyBytes`. Default 64 MiB.
+            public var maxBytes = 64 * 1_048_576
 
             public init() {}
         }
@@ -224,6 +227,9 @@ extension GatewayConfiguration.Hub.History {
             }
             replayUnknownID = try object.decode("replayUnknownID", default: defaults.replayUnknownID) {
                 node throws(ConfigError) in try node.bool()
+            }
+            maxBytes = try object.decode("maxBytes", default: defaults.maxBytes) { node throws(ConfigError) in
+                try node.byteSize(in: 1024...Int.max)
             }
         }
     }

@@ -2,15 +2,19 @@ import NIOCore
 
 /// The bounded window of recent events that `Last-Event-ID` replays from.
 ///
-/// Oldest events fall out first. Lookup by id is a dictionary hit; when a custom id repeats, the earliest retained
-/// occurrence is the one found (as Mercure 1.0 resolves duplicates).
+/// Oldest events fall out first, when either the count or the byte budget is exceeded. Lookup by id is a dictionary
+/// hit; when a custom id repeats, the earliest retained occurrence is the one found (as Mercure 1.0 resolves
+/// duplicates).
 struct EventHistory {
     let capacity: Int
+    let maxBytes: Int
     private var entries: CircularBuffer<HubEvent>
     private var sequenceByID: [String: UInt64] = [:]
+    private(set) var bytes = 0
 
-    init(capacity: Int) {
+    init(capacity: Int, maxBytes: Int = .max) {
         self.capacity = capacity
+        self.maxBytes = maxBytes
         self.entries = CircularBuffer(initialCapacity: min(max(capacity, 1), 1024))
     }
 
@@ -18,15 +22,17 @@ struct EventHistory {
 
     mutating func append(_ event: HubEvent) {
         guard self.capacity > 0 else { return }
-        if self.entries.count == self.capacity {
+        self.entries.append(event)
+        self.bytes += event.chunk.readableBytes
+        if self.sequenceByID[event.id] == nil {
+            self.sequenceByID[event.id] = event.sequence
+        }
+        while self.entries.count > self.capacity || (self.bytes > self.maxBytes && !self.entries.isEmpty) {
             let evicted = self.entries.removeFirst()
+            self.bytes -= evicted.chunk.readableBytes
             if self.sequenceByID[evicted.id] == evicted.sequence {
                 self.sequenceByID[evicted.id] = nil
             }
-        }
-        self.entries.append(event)
-        if self.sequenceByID[event.id] == nil {
-            self.sequenceByID[event.id] = event.sequence
         }
     }
 

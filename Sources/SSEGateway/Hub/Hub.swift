@@ -37,7 +37,7 @@ public final class Hub: Sendable {
         self.metrics = metrics
         self.state = NIOLockedValueBox(
             State(
-                history: EventHistory(capacity: configuration.history.size),
+                history: EventHistory(capacity: configuration.history.size, maxBytes: configuration.history.maxBytes),
                 inboxes: Array(repeating: [], count: shards.count))
         )
     }
