@@ -221,3 +221,61 @@ struct SessionCleanupTests {
         }
     }
 }
+
+/// Closes the channel when a write reaches it, as NIO does when a socket write fails.
+private final class FailingWriteHandler: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    var armed = false
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if self.armed {
+            promise?.fail(IOError(errnoCode: EPIPE, reason: "write"))
+            context.close(promise: nil)
+        } else {
+            context.write(data, promise: promise)
+        }
+    }
+}
+
+@Suite("Write failures on an embedded channel")
+struct WriteFailureTests {
+    @Test func aWriteThatClosesTheChannelIsReportedAsWriteFailed() async throws {
+        let loop = EmbeddedEventLoop()
+        let metrics = GatewayMetrics()
+        let hub = Hub(eventLoops: [loop], configuration: .init(), metrics: metrics)
+        let session = Session(
+            id: "s2",
+            request: RequestFacts(
+                method: .GET,
+                uri: "/.well-known/mercure?topic=a",
+                path: "/.well-known/mercure",
+                query: [("topic", "a")],
+                headers: [:],
+                remoteAddress: nil,
+                version: .http1_1
+            ),
+            topics: [TopicSelector("a")],
+            lastEventID: nil,
+            eventLoop: loop,
+            environment: SessionEnvironment(
+                logger: .init(label: "test"), metrics: metrics, closeListenerTimeout: .seconds(1))
+        )
+        let channel = EmbeddedChannel(loop: loop)
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        let failing = FailingWriteHandler()
+        try channel.pipeline.syncOperations.addHandler(failing)
+        try channel.pipeline.syncOperations.addHandler(
+            SSEStreamHandler(
+                session: session,
+                hub: hub,
+                head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"),
+                chunked: true,
+                maxBufferedBytes: 1024
+            )
+        )
+        failing.armed = true
+        hub.publish(PublishRequest(topics: ["a"], data: "x"))
+        loop.run()
+        #expect(session.closeReason == .writeFailed)
+        #expect(!channel.isActive)
+    }
+}

@@ -33,6 +33,9 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var attached = false
     /// Mirrors `channel.isWritable`, kept from writability events so the hot path reads a stored flag.
     private var writable = true
+    /// Set while this handler is inside a flush: NIO closes a channel whose socket write fails without an error
+    /// event, so an inactivation that arrives during our own flush is how a failed write shows.
+    private var flushing = false
 
     init(
         session: Session,
@@ -94,7 +97,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.detach()
-        self.session.close(reason: .clientDisconnected)
+        self.session.close(reason: self.flushing ? .writeFailed : .clientDisconnected)
         context.fireChannelInactive()
     }
 
@@ -115,7 +118,9 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             for var buffer in self.pending { coalesced.writeBuffer(&buffer) }
             self.pending.removeAll()
             self.pendingBytes = 0
+            self.flushing = true
             context.writeAndFlush(self.wrapOutboundOut(coalesced), promise: nil)
+            self.flushing = false
         }
         context.fireChannelWritabilityChanged()
     }
@@ -154,7 +159,9 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         let bytes = self.bytes(of: event)
         if self.writable, self.pending.isEmpty {
             if flush {
+                self.flushing = true
                 context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+                self.flushing = false
             } else {
                 context.write(self.wrapOutboundOut(bytes), promise: nil)
                 self.needsFlush = true
@@ -183,7 +190,9 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.touched = false
         if self.needsFlush {
             self.needsFlush = false
+            self.flushing = true
             self.context?.flush()
+            self.flushing = false
         }
     }
 
