@@ -207,8 +207,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.respond(.badRequest, body: "Missing \"topic\" parameter\n", head: head, context: context)
             return
         }
-        guard topics.count <= 1000 else {
-            self.respond(.badRequest, body: "Too many \"topic\" parameters (max 1000)\n", head: head, context: context)
+        guard topics.count <= PublishRequest.maxTopics else {
+            self.respond(.badRequest, body: "Too many \"topic\" parameters (max \(PublishRequest.maxTopics))\n", head: head, context: context)
             return
         }
         let lastEventID =
