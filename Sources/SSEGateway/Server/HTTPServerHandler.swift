@@ -208,7 +208,9 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         guard topics.count <= PublishRequest.maxTopics else {
-            self.respond(.badRequest, body: "Too many \"topic\" parameters (max \(PublishRequest.maxTopics))\n", head: head, context: context)
+            self.respond(
+                .badRequest, body: "Too many \"topic\" parameters (max \(PublishRequest.maxTopics))\n", head: head,
+                context: context)
             return
         }
         let lastEventID =
