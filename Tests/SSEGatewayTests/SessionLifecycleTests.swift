@@ -129,49 +129,6 @@ struct SessionLifecycleTests {
             #expect(await iterator.next() == .clientDisconnected)
         }
     }
-
-    @Test func failedWriteClosesWithWriteFailed() async throws {
-        let loop = EmbeddedEventLoop()
-        let metrics = GatewayMetrics()
-        let hub = Hub(eventLoops: [loop], configuration: .init(), metrics: metrics)
-        let environment = SessionEnvironment(
-            logger: .init(label: "test"),
-            metrics: metrics,
-            closeListenerTimeout: .seconds(1)
-        )
-        let session = Session(
-            id: "s1",
-            request: RequestFacts(
-                method: .GET,
-                uri: "/.well-known/mercure?topic=a",
-                path: "/.well-known/mercure",
-                query: [("topic", "a")],
-                headers: [:],
-                remoteAddress: nil,
-                version: .http1_1
-            ),
-            topics: [TopicSelector("a")],
-            lastEventID: nil,
-            eventLoop: loop,
-            environment: environment
-        )
-        let channel = EmbeddedChannel(loop: loop)
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
-        let handler = SSEStreamHandler(
-            session: session,
-            hub: hub,
-            head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"),
-            chunked: true,
-            maxBufferedBytes: 1024
-        )
-        try channel.pipeline.syncOperations.addHandler(handler)
-        let head = try channel.readOutbound(as: ByteBuffer.self)
-        #expect(head.map { String(buffer: $0) } == "HTTP/1.1 200 OK\r\n\r\n")
-        channel.pipeline.fireErrorCaught(IOError(errnoCode: EPIPE, reason: "write"))
-        #expect(session.closeReason == .writeFailed)
-        #expect(!channel.isActive)
-        _ = try? channel.finish()
-    }
 }
 
 /// Keeps every session that passes the connect phase, so a test can await their ends.
@@ -223,11 +180,11 @@ struct SessionCleanupTests {
 }
 
 /// Closes the channel when a write reaches it, as NIO does when a socket write fails.
-private final class FailingWriteHandler: ChannelOutboundHandler {
+private final class FailingWriteHandler: ChannelOutboundHandler, Sendable {
     typealias OutboundIn = ByteBuffer
-    var armed = false
+    let armed = NIOLockedValueBox(false)
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if self.armed {
+        if self.armed.withLockedValue({ $0 }) {
             promise?.fail(IOError(errnoCode: EPIPE, reason: "write"))
             context.close(promise: nil)
         } else {
@@ -238,44 +195,22 @@ private final class FailingWriteHandler: ChannelOutboundHandler {
 
 @Suite("Write failures on an embedded channel")
 struct WriteFailureTests {
+    @Test func epipeErrorClosesWithWriteFailed() async throws {
+        let stream = try await EmbeddedStream.make()
+        let head = try stream.channel.readOutbound(as: ByteBuffer.self)
+        #expect(head.map { String(buffer: $0) } == "HTTP/1.1 200 OK\r\n\r\n")
+        stream.channel.pipeline.fireErrorCaught(IOError(errnoCode: EPIPE, reason: "write"))
+        #expect(stream.session.closeReason == .writeFailed)
+        #expect(!stream.channel.isActive)
+    }
+
     @Test func aWriteThatClosesTheChannelIsReportedAsWriteFailed() async throws {
-        let loop = EmbeddedEventLoop()
-        let metrics = GatewayMetrics()
-        let hub = Hub(eventLoops: [loop], configuration: .init(), metrics: metrics)
-        let session = Session(
-            id: "s2",
-            request: RequestFacts(
-                method: .GET,
-                uri: "/.well-known/mercure?topic=a",
-                path: "/.well-known/mercure",
-                query: [("topic", "a")],
-                headers: [:],
-                remoteAddress: nil,
-                version: .http1_1
-            ),
-            topics: [TopicSelector("a")],
-            lastEventID: nil,
-            eventLoop: loop,
-            environment: SessionEnvironment(
-                logger: .init(label: "test"), metrics: metrics, closeListenerTimeout: .seconds(1))
-        )
-        let channel = EmbeddedChannel(loop: loop)
-        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
         let failing = FailingWriteHandler()
-        try channel.pipeline.syncOperations.addHandler(failing)
-        try channel.pipeline.syncOperations.addHandler(
-            SSEStreamHandler(
-                session: session,
-                hub: hub,
-                head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"),
-                chunked: true,
-                maxBufferedBytes: 1024
-            )
-        )
-        failing.armed = true
-        hub.publish(PublishRequest(topics: ["a"], data: "x"))
-        loop.run()
-        #expect(session.closeReason == .writeFailed)
-        #expect(!channel.isActive)
+        let stream = try await EmbeddedStream.make(outer: [failing])
+        failing.armed.withLockedValue { $0 = true }
+        stream.hub.publish(PublishRequest(topics: ["a"], data: "x"))
+        stream.loop.run()
+        #expect(stream.session.closeReason == .writeFailed)
+        #expect(!stream.channel.isActive)
     }
 }

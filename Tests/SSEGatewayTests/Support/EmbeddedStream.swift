@@ -1,0 +1,55 @@
+import Logging
+import NIOCore
+import NIOEmbedded
+
+@testable import SSEGateway
+
+/// An `SSEStreamHandler` on an `EmbeddedChannel`, with a hub and session on the same embedded loop.
+struct EmbeddedStream {
+    let loop: EmbeddedEventLoop
+    let hub: Hub
+    let session: Session
+    let channel: EmbeddedChannel
+
+    /// `outer` handlers sit between the stream handler and the socket, e.g. to fail writes.
+    static func make(topic: String = "a", outer: [any ChannelHandler & Sendable] = []) async throws -> EmbeddedStream {
+        let loop = EmbeddedEventLoop()
+        let metrics = GatewayMetrics()
+        let hub = Hub(eventLoops: [loop], configuration: .init(), metrics: metrics)
+        let session = Session(
+            id: EventID.generate(),
+            request: RequestFacts(
+                method: .GET,
+                uri: "/.well-known/mercure?topic=\(topic)",
+                path: "/.well-known/mercure",
+                query: [("topic", topic)],
+                headers: [:],
+                remoteAddress: nil,
+                version: .http1_1
+            ),
+            topics: [TopicSelector(topic)],
+            lastEventID: nil,
+            eventLoop: loop,
+            environment: SessionEnvironment(
+                logger: Logger(label: "test"),
+                metrics: metrics,
+                closeListenerTimeout: .seconds(1)
+            )
+        )
+        let channel = EmbeddedChannel(loop: loop)
+        try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
+        for handler in outer {
+            try channel.pipeline.syncOperations.addHandler(handler)
+        }
+        try channel.pipeline.syncOperations.addHandler(
+            SSEStreamHandler(
+                session: session,
+                hub: hub,
+                head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"),
+                chunked: true,
+                maxBufferedBytes: 1024
+            )
+        )
+        return EmbeddedStream(loop: loop, hub: hub, session: session, channel: channel)
+    }
+}
