@@ -56,7 +56,8 @@ final class HubShard: @unchecked Sendable {
         }
     }
 
-    /// Selector registrations held for live delivery (a stream counts once per selector kind); zero when idle.
+    /// Entries held for live delivery: one per exact topic of each stream, plus one for each stream with a template
+    /// or `*` selector. Zero once every stream has gone.
     var registrationCount: Int {
         self.eventLoop.assertInEventLoop()
         return self.exact.values.reduce(self.inexact.count) { $0 + $1.count }

@@ -22,8 +22,4 @@ struct StreamList {
             self.positions[ObjectIdentifier(last)] = position
         }
     }
-
-    func contains(_ stream: SSEStreamHandler) -> Bool {
-        self.positions[ObjectIdentifier(stream)] != nil
-    }
 }

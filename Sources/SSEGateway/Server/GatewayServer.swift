@@ -114,8 +114,7 @@ public final class GatewayServer: Sendable {
     }
 
     /// Stops accepting, closes every session with reason ``CloseReason/serverShutdown`` and waits for their
-    /// will-close listeners, then closes the remaining connections.
-    /// Later calls return at once.
+    /// will-close listeners, then closes the remaining connections. Later calls return at once.
     public func shutdown() async {
         guard !self.stopping.exchange(true, ordering: .relaxed) else { return }
         self.context.ready.store(false, ordering: .relaxed)

@@ -237,8 +237,11 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         let shard = self.server.hub.shard(for: context.eventLoop)
         shard.track(session)
         session.closeFuture.whenComplete { _ in shard.untrack(session) }
-        let channel = context.channel
-        session.setTeardown { _ in channel.close(promise: nil) }
+        if head.method != .HEAD {
+            // A HEAD session ends after its head while the connection stays open for the next request.
+            let channel = context.channel
+            session.setTeardown { _ in channel.close(promise: nil) }
+        }
         self.connectingSession = session
 
         if self.server.middleware.isEmpty {
@@ -298,7 +301,6 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         let channel = context.channel
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
-            session.setTeardown { _ in }
             session.close(reason: .headRequest)
             if !keepAlive { channel.close(promise: nil) }
         }

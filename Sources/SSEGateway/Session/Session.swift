@@ -39,8 +39,11 @@ public final class Session: Sendable {
         var nextListenerID = 0
         var claims: SubscriberClaims?
         var attributes: [ObjectIdentifier: any Sendable] = [:]
-        var teardown: (@Sendable (CloseReason) -> Void)?
+        var teardown: Teardown?
     }
+
+    /// Releases the transport (hub registration, channel) when the session closes.
+    typealias Teardown = @Sendable (CloseReason) -> Void
 
     init(
         id: String,
@@ -125,17 +128,16 @@ public final class Session: Sendable {
 
     /// Ends the session: the single way a stream closes. Later calls are ignored; the first reason wins.
     public func close(reason: CloseReason) {
-        let taken:
-            (listeners: [(WillCloseListenerHandle, WillCloseListener)], teardown: (@Sendable (CloseReason) -> Void)?)? =
-                self.state.withLockedValue { state in
-                    guard case .open = state.phase else { return nil }
-                    state.phase = .closed(reason)
-                    let listeners = state.listeners.map { ($0.handle, $0.listener) }
-                    state.listeners = []
-                    let teardown = state.teardown
-                    state.teardown = nil
-                    return (listeners, teardown)
-                }
+        let taken: (listeners: [(WillCloseListenerHandle, WillCloseListener)], teardown: Teardown?)? =
+            self.state.withLockedValue { state in
+                guard case .open = state.phase else { return nil }
+                state.phase = .closed(reason)
+                let listeners = state.listeners.map { ($0.handle, $0.listener) }
+                state.listeners = []
+                let teardown = state.teardown
+                state.teardown = nil
+                return (listeners, teardown)
+            }
         guard let taken else { return }
         self.environment.didClose(self, reason: reason)
         if let teardown = taken.teardown {
@@ -156,7 +158,7 @@ public final class Session: Sendable {
     }
 
     /// Installs what releases the transport when the session closes; runs at once if it already has.
-    func setTeardown(_ teardown: @escaping @Sendable (CloseReason) -> Void) {
+    func setTeardown(_ teardown: @escaping Teardown) {
         let closedReason: CloseReason? = self.state.withLockedValue { state in
             switch state.phase {
             case .open:
