@@ -24,6 +24,12 @@ func loadConfiguration(path: String) throws -> GatewayConfiguration {
     }
 }
 
+/// The middleware `config.json` can name.
+func builtInMiddleware() -> MiddlewareRegistry {
+    let registry = MiddlewareRegistry()
+    return registry
+}
+
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
 }
@@ -43,10 +49,16 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "sse-gateway")
-        for warning in configuration.warnings {
+        let server: GatewayServer
+        do {
+            server = try GatewayServer(configuration: configuration, registry: builtInMiddleware(), logger: logger)
+        } catch {
+            printError("\(self.config): \(error)")
+            throw ExitCode(1)
+        }
+        for warning in server.warnings {
             logger.warning("config: \(warning)")
         }
-        let server = GatewayServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: server)],
@@ -69,7 +81,14 @@ struct CheckConfig: ParsableCommand {
 
     func run() throws {
         let configuration = try loadConfiguration(path: self.path)
-        for warning in configuration.warnings {
+        let warnings: [String]
+        do {
+            warnings = try GatewayServer.check(configuration: configuration, registry: builtInMiddleware())
+        } catch {
+            printError("\(self.path): \(error)")
+            throw ExitCode(1)
+        }
+        for warning in warnings {
             print("warning: \(warning)")
         }
         print("\(self.path): OK")

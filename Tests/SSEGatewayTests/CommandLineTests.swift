@@ -53,7 +53,7 @@ struct CommandLineTests {
     @Test(
         arguments: [
             (#"{"hub": {"history": {"size": "ten"}}}"#, #"hub.history.size: expected an integer, got "ten""#),
-            (#"{"sever": {}}"#, "sever: unknown key; known keys: hub, logging, server, streams"),
+            (#"{"sever": {}}"#, "sever: unknown key; known keys: hub, logging, middleware, routes, server, streams"),
             (#"{"server": {"port": 70000}}"#, "server.port: must be between 0 and 65535"),
             (#"{"server": {"requestHeaderTimeout": 10}}"#, "server.requestHeaderTimeout: expected a duration"),
             (#"{"hub": {"publishAllowedFrom": ["127.0.0.1", "nope"]}}"#, "hub.publishAllowedFrom[1]:"),

@@ -358,7 +358,9 @@ struct GatewayConfigurationTests {
     }
 
     @Test func rejectsUnknownTopLevelKey() {
-        #expect(configError(#"{"sever": {}}"#) == "sever: unknown key; known keys: hub, logging, server, streams")
+        #expect(
+            configError(#"{"sever": {}}"#)
+                == "sever: unknown key; known keys: hub, logging, middleware, routes, server, streams")
     }
 
     @Test func rejectsUnknownNestedKeys() {

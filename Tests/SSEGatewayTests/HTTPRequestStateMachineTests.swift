@@ -15,7 +15,8 @@ struct HTTPRequestStateMachineTests {
 
     @Test func publishBodyBeyondTheLimitIs413AndCloses() {
         var machine = HTTPRequestStateMachine(limits: .init(maxBodyBytes: 10))
-        let result1 = machine.receivedHead(self.head(.POST, "/.well-known/mercure"), route: .publish, rejection: nil)
+        let result1 = machine.receivedHead(
+            self.head(.POST, "/.well-known/mercure"), route: .publish(mount: 0), rejection: nil)
         #expect(result1 == .none)
         let result2 = machine.receivedBody(ByteBuffer(string: "123456"))
         #expect(result2 == .none)
@@ -32,10 +33,10 @@ struct HTTPRequestStateMachineTests {
     @Test func completeRequestIsHandedOverWithItsBody() {
         var machine = HTTPRequestStateMachine(limits: .init(maxBodyBytes: 100))
         let head = self.head(.POST, "/.well-known/mercure")
-        _ = machine.receivedHead(head, route: .publish, rejection: nil)
+        _ = machine.receivedHead(head, route: .publish(mount: 0), rejection: nil)
         _ = machine.receivedBody(ByteBuffer(string: "topic="))
         _ = machine.receivedBody(ByteBuffer(string: "a"))
-        let result4 = machine.receivedEnd() == .handle(head, .publish, body: ByteBuffer(string: "topic=a"))
+        let result4 = machine.receivedEnd() == .handle(head, .publish(mount: 0), body: ByteBuffer(string: "topic=a"))
         #expect(result4)
         let result5 = machine.responseSent(keepAlive: true)
         #expect(result5)
@@ -96,7 +97,8 @@ struct HTTPRequestStateMachineTests {
 
     @Test func streamingIgnoresTimers() {
         var machine = HTTPRequestStateMachine(limits: .init(maxBodyBytes: 100))
-        _ = machine.receivedHead(self.head(.GET, "/.well-known/mercure?topic=a"), route: .subscribe, rejection: nil)
+        _ = machine.receivedHead(
+            self.head(.GET, "/.well-known/mercure?topic=a"), route: .subscribe(mount: 0), rejection: nil)
         _ = machine.receivedEnd()
         machine.startedStreaming()
         #expect(machine.isStreaming)
@@ -118,7 +120,9 @@ struct HTTPServerHandlerTimerTests {
             configuration: configuration,
             hub: Hub(eventLoops: [loop], configuration: configuration.hub, metrics: metrics),
             metrics: metrics,
-            middleware: [],
+            mounts: HubMounts(
+                mounts: [HubMount(path: Route.hubPath, middleware: [])], indexByPath: [Route.hubPath: 0], warnings: []),
+            shutdownHandlers: ShutdownHandlerRegistry(),
             logger: .init(label: "test")
         )
         let channel = EmbeddedChannel(loop: loop)

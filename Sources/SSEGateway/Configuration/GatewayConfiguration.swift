@@ -14,6 +14,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var streams = Streams()
     /// What the gateway writes to its log.
     public var logging = Logging()
+    /// The middleware chain every hub route uses, outermost first. Default: none.
+    public var middleware: [MiddlewareEntry] = []
+    /// Paths where the hub is served and how their chains differ from ``middleware``. The hub is always at
+    /// `/.well-known/mercure`; default: no other routes.
+    public var routes: [HubRoute] = []
     /// Advice about risky but valid settings, for printing at startup.
     public var warnings: [String] = []
 
@@ -116,6 +121,23 @@ extension GatewayConfiguration {
             }
             logging = try object.decode("logging", default: defaults.logging) { node throws(ConfigError) in
                 try Logging(from: node)
+            }
+            middleware = try object.decode("middleware", default: defaults.middleware) { node throws(ConfigError) in
+                try MiddlewareEntry.chain(from: node)
+            }
+            let global = middleware
+            routes = try object.decode("routes", default: defaults.routes) { node throws(ConfigError) in
+                var seen: Set<String> = []
+                return try node.array { element throws(ConfigError) in
+                    let route = try HubRoute(from: element, globalChain: global)
+                    guard seen.insert(route.path).inserted else {
+                        throw ConfigError(
+                            path: ConfigNode.childPath(element.path, key: "path"),
+                            message: "\(route.path) is already routed above"
+                        )
+                    }
+                    return route
+                }
             }
         }
         warnings = makeWarnings()

@@ -6,7 +6,7 @@ import Prometheus
 /// never mix their figures; `/metrics` renders it in the Prometheus text format.
 final class GatewayMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
-    private let factory: PrometheusMetricsFactory
+    let factory: PrometheusMetricsFactory
 
     let sessionsActive: CoreMetrics.Meter
     let eventsPublished: CoreMetrics.Counter

@@ -1,9 +1,47 @@
-/// A step every stream passes through before it opens, in the order the configuration lists them.
+public import NIOHTTP1
+
+/// One step of the chain every hub request passes through, in the order `config.json` lists them (the first is the
+/// outermost: it sees requests first).
 ///
-/// The connect phase may suspend (verify a token, look something up). It reads ``Session/request``, may set
-/// ``Session/claims`` and attributes, may register will-close listeners for its own cleanup, and rejects a stream by
-/// throwing ``HTTPRejection``; any other error rejects it with 500.
+/// Each hook has a default that does nothing, so a middleware implements only the phases it cares about:
+/// - ``intercept(_:responseHeaders:)`` sees every request to a hub route first and may answer it (a CORS preflight)
+///   or add headers to whatever answer it gets.
+/// - ``connect(_:)`` runs once per stream before its head is sent; it may suspend, reject, set claims, attributes and
+///   response headers, register will-close listeners and schedule timers on ``Session/eventLoop``.
+/// - ``publish(_:)`` runs once per publish, so the same chain authorises and validates what goes into the hub.
+/// - ``makeStreamFilter(for:)`` gives a stream its own synchronous filter of outgoing bytes (compression) or
+///   observer of writes (heartbeat), on the stream's event loop.
+///
+/// A middleware keeps no per-session state outside the session: it releases what it holds through will-close
+/// listeners and shutdown handlers only, which is what makes cleanup reliable however a stream ends.
 public protocol Middleware: Sendable {
-    /// Called once per stream, before its response head is sent.
+    /// Sees a request to a hub route before it is routed, on its event loop; returning a response answers it here.
+    ///
+    /// Headers added to `responseHeaders` go out with whatever response the request gets, including rejections by
+    /// later middleware and the event stream's head.
+    func intercept(_ request: RequestFacts, responseHeaders: inout HTTPHeaders) -> MiddlewareResponse?
+
+    /// Runs once per stream, before its response head is sent. Throw ``HTTPRejection`` to refuse the stream; any
+    /// other error refuses it with 500 and is logged.
     func connect(_ session: Session) async throws
+
+    /// Runs once per publish, after the form has been validated and before the update enters the hub. Throw
+    /// ``HTTPRejection`` to refuse it.
+    func publish(_ publish: PublishContext) async throws
+
+    /// Called on the stream's event loop once every connect phase has passed, before the first byte of the body.
+    /// Return nil when this stream needs no filter: streams without filters write the shared event bytes as they are.
+    func makeStreamFilter(for stream: SessionStream) -> (any StreamFilter)?
+}
+
+extension Middleware {
+    public func intercept(_ request: RequestFacts, responseHeaders: inout HTTPHeaders) -> MiddlewareResponse? {
+        nil
+    }
+
+    public func connect(_ session: Session) async throws {}
+
+    public func publish(_ publish: PublishContext) async throws {}
+
+    public func makeStreamFilter(for stream: SessionStream) -> (any StreamFilter)? { nil }
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 public import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
@@ -24,19 +25,36 @@ public final class GatewayServer: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let logger: Logger
 
-    /// Creates a gateway; nothing listens until ``start()`` or ``run()``.
+    /// Advice about risky but valid settings (from the configuration and its middleware), logged at startup.
+    public let warnings: [String]
+
+    /// Creates a gateway and its middleware chains; nothing listens until ``start()`` or ``run()``.
     ///
     /// - Parameters:
-    ///   - middleware: the connect-phase chain every stream passes through, outermost first.
+    ///   - registry: the middleware that the configuration's `middleware` lists may name.
+    ///   - middleware: middleware given in code, appended (innermost) to every route's chain.
     ///   - eventLoopGroup: loops to serve on; by default the server makes `server.threads` of its own.
+    /// - Throws: ``ConfigError`` naming the JSON path of a middleware entry that cannot be built.
     public init(
         configuration: GatewayConfiguration,
+        registry: MiddlewareRegistry = MiddlewareRegistry(),
         middleware: [any Middleware] = [],
         eventLoopGroup: (any EventLoopGroup)? = nil,
         logger: Logger = Logger(label: "sse-gateway")
-    ) {
+    ) throws(ConfigError) {
         self.configuration = configuration
         self.logger = logger
+        let metrics = GatewayMetrics()
+        let shutdownHandlers = ShutdownHandlerRegistry()
+        let mounts = try HubMounts.build(
+            configuration: configuration,
+            registry: registry,
+            extra: middleware,
+            logger: logger,
+            metrics: metrics.factory,
+            shutdownHandlers: shutdownHandlers
+        )
+        self.warnings = mounts.warnings
         if let eventLoopGroup {
             self.group = eventLoopGroup
             self.ownsGroup = false
@@ -45,16 +63,40 @@ public final class GatewayServer: Sendable {
             self.group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
             self.ownsGroup = true
         }
-        let metrics = GatewayMetrics()
         let loops = Array(self.group.makeIterator())
         self.hub = Hub(eventLoops: loops, configuration: configuration.hub, metrics: metrics)
         self.context = ServerContext(
             configuration: configuration,
             hub: self.hub,
             metrics: metrics,
-            middleware: middleware,
+            mounts: mounts,
+            shutdownHandlers: shutdownHandlers,
             logger: logger
         )
+    }
+
+    /// Builds the middleware chains of `configuration` without serving, as `check-config` does; returns the
+    /// warnings the configuration and its middleware raise.
+    public static func check(
+        configuration: GatewayConfiguration,
+        registry: MiddlewareRegistry
+    ) throws(ConfigError) -> [String] {
+        try HubMounts.build(
+            configuration: configuration,
+            registry: registry,
+            extra: [],
+            logger: Logger(label: "sse-gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
+            metrics: NOOPMetricsHandler.instance,
+            shutdownHandlers: ShutdownHandlerRegistry()
+        ).warnings
+    }
+
+    /// Registers work to run when the gateway stops, after every session has closed; handlers run in reverse
+    /// registration order, each under its own timeout.
+    ///
+    /// - Throws: ``ShutdownHandlerRegistry/DuplicateName`` when `name` is taken.
+    public func registerShutdownHandler(name: String, _ handler: @escaping @Sendable () async throws -> Void) throws {
+        try self.context.shutdownHandlers.register(name: name, handler)
     }
 
     /// The bound address once started (useful with port 0).
@@ -121,6 +163,7 @@ public final class GatewayServer: Sendable {
         let channel = self.serverChannel.withLockedValue { $0 }
         try? await channel?.close()
         await self.closeAllSessions(reason: .serverShutdown)
+        await self.runShutdownHandlers()
         if self.ownsGroup {
             try? await self.group.shutdownGracefully()
         }
@@ -140,6 +183,27 @@ public final class GatewayServer: Sendable {
         }
         for future in futures {
             _ = try? await future.get()
+        }
+    }
+
+    /// Runs the shutdown handlers, last registered first, each raced against the close-listener timeout; a handler
+    /// that throws or overruns is logged and the rest still run.
+    func runShutdownHandlers() async {
+        guard let loop = self.hub.shards.first?.eventLoop else { return }
+        for (name, handler) in self.context.shutdownHandlers.runOrder {
+            let outcome = await ListenerRace.run(
+                timeout: self.context.sessionEnvironment.closeListenerTimeout,
+                on: loop,
+                handler
+            )
+            switch outcome {
+            case .finished:
+                self.logger.debug("shutdown handler finished", metadata: ["handler": "\(name)"])
+            case .threw(let error):
+                self.logger.error("shutdown handler threw: \(error)", metadata: ["handler": "\(name)"])
+            case .timedOut:
+                self.logger.error("shutdown handler timed out", metadata: ["handler": "\(name)"])
+            }
         }
     }
 

@@ -17,6 +17,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var machine: HTTPRequestStateMachine
     private var timer: Scheduled<Void>?
     private var connectingSession: Session?
+    /// Headers that middleware added for the current request; every answer to it carries them.
+    private var responseHeaders = HTTPHeaders()
 
     init(
         server: ServerContext,
@@ -64,8 +66,12 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.timer?.cancel()
             self.timer = nil
             let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let route = Route(method: head.method, path: String(path))
-            let rejection = self.rejection(for: head, route: route, context: context)
+            let route = Route(method: head.method, path: String(path), mounts: self.server.mounts.indexByPath)
+            self.responseHeaders = HTTPHeaders()
+            var rejection = self.intercepted(head, route: route, context: context)
+            if rejection == nil {
+                rejection = self.rejection(for: head, route: route, context: context)
+            }
             let expectsContinue = head.headers.first(name: "expect")?.lowercased() == "100-continue"
             if expectsContinue, rejection == nil, route.readsBody {
                 // Clients such as curl wait up to a second for this before sending a larger body.
@@ -100,6 +106,41 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Lets the route's middleware see the request first; an answer from one of them is sent instead of routing.
+    private func intercepted(
+        _ head: HTTPRequestHead,
+        route: Route,
+        context: ChannelHandlerContext
+    ) -> HTTPRequestStateMachine.Response? {
+        guard !self.overCapacity, let mount = route.mount else { return nil }
+        let middleware = self.server.mounts.mounts[mount].middleware
+        guard !middleware.isEmpty else { return nil }
+        let facts = self.facts(for: head, context: context)
+        for step in middleware {
+            if let answer = step.intercept(facts, responseHeaders: &self.responseHeaders) {
+                return .init(
+                    status: answer.status,
+                    headers: answer.headers.map { ($0.name, $0.value) },
+                    body: answer.body
+                )
+            }
+        }
+        return nil
+    }
+
+    private func facts(for head: HTTPRequestHead, context: ChannelHandlerContext) -> RequestFacts {
+        let (path, query) = FormURLEncoded.parseQuery(head.uri)
+        return RequestFacts(
+            method: head.method,
+            uri: head.uri,
+            path: path,
+            query: query,
+            headers: head.headers,
+            remoteAddress: context.channel.remoteAddress,
+            version: head.version
+        )
+    }
+
     private func rejection(
         for head: HTTPRequestHead,
         route: Route,
@@ -121,13 +162,13 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch route {
         case .notFound:
             return .init(status: .notFound, body: "no such path: \(head.uri.prefix(200))")
-        case .methodNotAllowed(let allow):
+        case .methodNotAllowed(let allow, _):
             return .init(
                 status: .methodNotAllowed,
                 headers: [("Allow", allow)],
                 body: "method \(head.method) is not allowed here; allowed: \(allow)"
             )
-        case .publish:
+        case .publish(let mount):
             if let length = head.headers.first(name: "content-length").flatMap(Int.init),
                 length > configuration.hub.maxBodyBytes
             {
@@ -136,9 +177,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                     body: "request body exceeds \(configuration.hub.maxBodyBytes) bytes"
                 )
             }
-            guard let remote = context.channel.remoteAddress,
-                configuration.hub.publishAllowedFrom.contains(where: { $0.contains(remote) })
-            else {
+            // With middleware on the route, one of them may authorise the publisher: the address is checked after.
+            if self.server.mounts.mounts[mount].middleware.isEmpty, !self.mayPublishAnonymously(context: context) {
                 return .init(status: .forbidden, body: "publishing is not allowed from this address")
             }
             let contentType = head.headers.first(name: "content-type")?.lowercased() ?? ""
@@ -152,6 +192,11 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .subscribe, .health, .readiness, .metrics:
             return nil
         }
+    }
+
+    private func mayPublishAnonymously(context: ChannelHandlerContext) -> Bool {
+        guard let remote = context.channel.remoteAddress else { return false }
+        return self.server.configuration.hub.publishAllowedFrom.contains(where: { $0.contains(remote) })
     }
 
     private func handle(_ head: HTTPRequestHead, route: Route, body: ByteBuffer?, context: ChannelHandlerContext) {
@@ -173,35 +218,89 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
                 head: head,
                 context: context
             )
-        case .publish:
-            self.publish(head: head, body: body, context: context)
-        case .subscribe:
-            self.subscribe(head: head, context: context)
+        case .publish(let mount):
+            self.publish(head: head, body: body, mount: self.server.mounts.mounts[mount], context: context)
+        case .subscribe(let mount):
+            self.subscribe(head: head, mount: self.server.mounts.mounts[mount], context: context)
         case .notFound, .methodNotAllowed:
             // Answered from the head already.
             break
         }
     }
 
-    private func publish(head: HTTPRequestHead, body: ByteBuffer?, context: ChannelHandlerContext) {
+    private func publish(head: HTTPRequestHead, body: ByteBuffer?, mount: HubMount, context: ChannelHandlerContext) {
         let bytes = body.map { Array($0.readableBytesView) } ?? []
+        let request: PublishRequest
         do {
             let form = try FormURLEncoded.parse(bytes)
-            let request = try PublishRequest(form: form)
-            let id = self.server.hub.publish(request)
-            self.respond(.ok, body: id, head: head, context: context)
+            request = try PublishRequest(form: form)
         } catch let error as PublishError {
             self.respond(
                 HTTPResponseStatus(statusCode: error.status), body: error.reason + "\n", head: head, context: context)
+            return
         } catch {
             self.respond(.badRequest, body: "malformed form body: \(error)\n", head: head, context: context)
+            return
         }
+        if mount.middleware.isEmpty {
+            let id = self.server.hub.publish(request)
+            self.respond(.ok, body: id, head: head, context: context)
+            return
+        }
+        let publish = PublishContext(
+            request: self.facts(for: head, context: context),
+            update: request,
+            responseHeaders: self.responseHeaders
+        )
+        let middleware = mount.middleware
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask {
+            for step in middleware {
+                try await step.publish(publish)
+            }
+        }.whenComplete { result in
+            let (handler, context) = loopBound.value
+            handler.publishFinished(publish, result: result, head: head, context: context)
+        }
+    }
+
+    private func publishFinished(
+        _ publish: PublishContext,
+        result: Result<Void, any Error>,
+        head: HTTPRequestHead,
+        context: ChannelHandlerContext
+    ) {
+        self.responseHeaders = publish.responseHeaders
+        switch result {
+        case .success:
+            guard publish.isAuthorized || self.mayPublishAnonymously(context: context) else {
+                self.respond(
+                    .forbidden, body: "publishing is not allowed from this address\n", head: head, context: context)
+                return
+            }
+            let id = self.server.hub.publish(publish.update)
+            self.respond(.ok, body: id, head: head, context: context)
+        case .failure(let error):
+            let rejection = self.rejection(from: error, subject: "publish phase")
+            var response = HTTPRequestStateMachine.Response(status: rejection.status, body: rejection.reason + "\n")
+            response.headers = rejection.headers.map { ($0.name, $0.value) }
+            self.write(response, close: false, context: context)
+        }
+    }
+
+    private func rejection(from error: any Error, subject: String, session: Session? = nil) -> HTTPRejection {
+        if let rejection = error as? HTTPRejection { return rejection }
+        var metadata: Logger.Metadata = [:]
+        if let session { metadata["session"] = "\(session.id)" }
+        self.server.logger.error("\(subject) failed: \(error)", metadata: metadata)
+        return HTTPRejection(.internalServerError, reason: "the request could not be completed")
     }
 
     // MARK: Subscribe
 
-    private func subscribe(head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let (path, query) = FormURLEncoded.parseQuery(head.uri)
+    private func subscribe(head: HTTPRequestHead, mount: HubMount, context: ChannelHandlerContext) {
+        let facts = self.facts(for: head, context: context)
+        let query = facts.query
         let topics = query.compactMap { $0.name == "topic" ? $0.value : nil }
         guard !topics.isEmpty else {
             self.respond(.badRequest, body: "Missing \"topic\" parameter\n", head: head, context: context)
@@ -216,22 +315,14 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         let lastEventID =
             head.headers.first(name: "last-event-id")
             ?? query.first(where: { $0.name == "lastEventID" })?.value
-        let facts = RequestFacts(
-            method: head.method,
-            uri: head.uri,
-            path: path,
-            query: query,
-            headers: head.headers,
-            remoteAddress: context.channel.remoteAddress,
-            version: head.version
-        )
         let session = Session(
             id: EventID.generate(),
             request: facts,
             topics: topics.map(TopicSelector.init),
             lastEventID: lastEventID,
             eventLoop: context.eventLoop,
-            environment: self.server.sessionEnvironment
+            environment: self.server.sessionEnvironment,
+            responseHeaders: self.responseHeaders
         )
         self.server.sessionEnvironment.didOpen(session)
         let shard = self.server.hub.shard(for: context.eventLoop)
@@ -244,11 +335,11 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         self.connectingSession = session
 
-        if self.server.middleware.isEmpty {
-            self.connectFinished(session: session, result: .success(()), context: context)
+        if mount.middleware.isEmpty {
+            self.connectFinished(session: session, mount: mount, result: .success(()), context: context)
             return
         }
-        let middleware = self.server.middleware
+        let middleware = mount.middleware
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         context.eventLoop.makeFutureWithTask {
             for step in middleware {
@@ -256,11 +347,16 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
         }.whenComplete { result in
             let (handler, context) = loopBound.value
-            handler.connectFinished(session: session, result: result, context: context)
+            handler.connectFinished(session: session, mount: mount, result: result, context: context)
         }
     }
 
-    private func connectFinished(session: Session, result: Result<Void, any Error>, context: ChannelHandlerContext) {
+    private func connectFinished(
+        session: Session,
+        mount: HubMount,
+        result: Result<Void, any Error>,
+        context: ChannelHandlerContext
+    ) {
         self.connectingSession = nil
         guard !session.isClosed, context.channel.isActive else {
             session.close(reason: .clientDisconnected)
@@ -271,18 +367,11 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             if session.request.method == .HEAD {
                 self.writeStreamHeadOnly(session: session, context: context)
             } else {
-                self.openStream(session: session, context: context)
+                self.openStream(session: session, mount: mount, context: context)
             }
         case .failure(let error):
-            let rejection =
-                error as? HTTPRejection
-                ?? HTTPRejection(.internalServerError, reason: "the stream could not be opened")
-            if !(error is HTTPRejection) {
-                self.server.logger.error(
-                    "connect phase failed: \(error)",
-                    metadata: ["session": "\(session.id)"]
-                )
-            }
+            let rejection = self.rejection(from: error, subject: "connect phase", session: session)
+            self.responseHeaders = session.responseHeaders
             var response = HTTPRequestStateMachine.Response(status: rejection.status, body: rejection.reason + "\n")
             response.headers = rejection.headers.map { ($0.name, $0.value) }
             self.writeResponse(response, keepAlive: false, context: context).whenComplete { _ in
@@ -295,6 +384,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func writeStreamHeadOnly(session: Session, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         for (name, value) in StreamHead.headers { headers.add(name: name, value: value) }
+        headers.add(contentsOf: session.responseHeaders)
         let keepAlive = self.machine.responseSent(keepAlive: true)
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)
@@ -311,9 +401,12 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Swaps the HTTP codec for the raw stream writer; from here on the connection carries events only.
-    private func openStream(session: Session, context: ChannelHandlerContext) {
+    private func openStream(session: Session, mount: HubMount, context: ChannelHandlerContext) {
         let chunked = session.request.version.major == 1 && session.request.version.minor >= 1
-        let head = StreamHead.encode(chunked: chunked, allocator: context.channel.allocator)
+        var head = StreamHead.encode(chunked: chunked, allocator: context.channel.allocator)
+        for (name, value) in session.responseHeaders {
+            head.writeString("\(name): \(value)\r\n")
+        }
         let stream = SSEStreamHandler(
             session: session,
             hub: self.server.hub,
@@ -321,6 +414,9 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             chunked: chunked,
             maxBufferedBytes: max(1, self.server.configuration.streams.maxBufferedBytes / 2)
         )
+        let sessionStream = SessionStream(session: session, allocator: context.channel.allocator)
+        sessionStream.handler = stream
+        stream.setFilters(mount.middleware.compactMap { $0.makeStreamFilter(for: sessionStream) })
         self.machine.startedStreaming()
         self.server.metrics.httpResponse(status: 200)
         let pipeline = context.pipeline.syncOperations
@@ -371,6 +467,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
     ) -> EventLoopFuture<Void> {
         var headers = HTTPHeaders()
         var hasContentType = false
+        headers.add(contentsOf: self.responseHeaders)
         for (name, value) in response.headers {
             if name.lowercased() == "content-type" { hasContentType = true }
             headers.add(name: name, value: value)

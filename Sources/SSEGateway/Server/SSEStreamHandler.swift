@@ -24,6 +24,10 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let maxBufferedBytes: Int
     private let claims: SubscriberClaims?
     private let head: ByteBuffer
+    /// Every filter of the stream, outermost first; they all hear of writes and writability.
+    private var filters: [any StreamFilter] = []
+    /// The filters that change bytes, innermost first, the order bytes pass through them.
+    private var transformers: [any StreamFilter] = []
     private var context: ChannelHandlerContext?
     private var lastSequence: UInt64 = 0
     private var needsFlush = false
@@ -54,6 +58,16 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.claims = session.claims
     }
 
+    /// Installs the stream's filters (outermost first); before the handler is added to the pipeline.
+    func setFilters(_ filters: [any StreamFilter]) {
+        self.filters = filters
+        self.transformers = filters.reversed().filter(\.transformsBytes)
+    }
+
+    var isWritable: Bool { self.writable && self.context != nil }
+
+    var isOpen: Bool { self.context != nil && !self.session.isClosed }
+
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         guard context.channel.isActive else {
@@ -69,7 +83,10 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         head.writeStaticString("\r\n")
         context.write(self.wrapOutboundOut(head), promise: nil)
         var opening = context.channel.allocator.buffer(capacity: 16)
-        if self.chunked {
+        if !self.transformers.isEmpty {
+            opening.writeStaticString(":\n")
+            opening = self.framed(self.transformed(opening))
+        } else if self.chunked {
             opening.writeStaticString("2\r\n:\n\r\n")
         } else {
             opening.writeStaticString(":\n")
@@ -78,6 +95,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         for event in attachment.replay where self.accepts(event, matched: false) {
             self.lastSequence = event.sequence
             context.write(self.wrapOutboundOut(self.bytes(of: event)), promise: nil)
+            self.notifyWrite()
         }
         context.flush()
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -113,6 +131,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         self.writable = context.channel.isWritable
+        for filter in self.filters { filter.writabilityChanged(isWritable: self.writable) }
         if self.writable, !self.pending.isEmpty {
             var coalesced = context.channel.allocator.buffer(capacity: self.pendingBytes)
             for var buffer in self.pending { coalesced.writeBuffer(&buffer) }
@@ -145,18 +164,54 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         return true
     }
 
+    /// The bytes this stream writes for `event`: the shared buffer itself unless a filter transforms bytes.
     private func bytes(of event: HubEvent) -> ByteBuffer {
-        self.chunked ? event.chunk : event.payload
+        if self.transformers.isEmpty {
+            return self.chunked ? event.chunk : event.payload
+        }
+        return self.framed(self.transformed(event.payload))
+    }
+
+    private func transformed(_ message: ByteBuffer) -> ByteBuffer {
+        var message = message
+        let allocator = self.context?.channel.allocator ?? ByteBufferAllocator()
+        for filter in self.transformers {
+            message = filter.transform(message, allocator: allocator)
+        }
+        return message
+    }
+
+    private func framed(_ payload: ByteBuffer) -> ByteBuffer {
+        guard self.chunked else { return payload }
+        return ChunkedFrame.frame(payload, allocator: self.context?.channel.allocator ?? ByteBufferAllocator())
+    }
+
+    @inline(__always)
+    private func notifyWrite() {
+        for filter in self.filters { filter.didWrite() }
+    }
+
+    /// Writes a message that does not come from the hub (``SessionStream``), through the filters, and flushes it.
+    func sendMessage(_ message: ByteBuffer) -> Bool {
+        guard self.context != nil, !self.session.isClosed else { return false }
+        let bytes = self.framed(self.transformed(message))
+        guard bytes.readableBytes > 0 else { return true }
+        return self.write(bytes, flush: true)
     }
 
     /// Writes `event` unless it was already sent or replayed; returns whether it was taken. Without `flush`, the
     /// caller flushes later through ``flushIfNeeded()``.
     func offer(_ event: HubEvent, matched: Bool, flush: Bool) -> Bool {
         guard event.sequence > self.startSequence, event.sequence > self.lastSequence,
-            let context = self.context, self.accepts(event, matched: matched)
+            self.context != nil, self.accepts(event, matched: matched)
         else { return false }
         self.lastSequence = event.sequence
-        let bytes = self.bytes(of: event)
+        return self.write(self.bytes(of: event), flush: flush)
+    }
+
+    @inline(__always)
+    private func write(_ bytes: ByteBuffer, flush: Bool) -> Bool {
+        guard let context = self.context else { return false }
         if self.writable, self.pending.isEmpty {
             if flush {
                 self.flushing = true
@@ -176,6 +231,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return false
             }
         }
+        if !self.filters.isEmpty { self.notifyWrite() }
         return true
     }
 
@@ -209,9 +265,21 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.detach()
         self.pending.removeAll()
         guard let context = self.context, context.channel.isActive else { return }
-        if self.chunked, self.writable {
-            // End the chunked body properly so clients and proxies see a complete response, not a cut one.
-            context.writeAndFlush(self.wrapOutboundOut(ChunkedFrame.terminator), promise: nil)
+        if self.writable {
+            // End the body properly (compression trailer, last chunk) so clients and proxies see a complete
+            // response, not a cut one.
+            for (index, filter) in self.transformers.enumerated() {
+                guard var tail = filter.finish(allocator: context.channel.allocator) else { continue }
+                for outer in self.transformers[(index + 1)...] {
+                    tail = outer.transform(tail, allocator: context.channel.allocator)
+                }
+                let bytes = self.framed(tail)
+                if bytes.readableBytes > 0 { context.write(self.wrapOutboundOut(bytes), promise: nil) }
+            }
+            if self.chunked {
+                context.write(self.wrapOutboundOut(ChunkedFrame.terminator), promise: nil)
+            }
+            context.flush()
         }
         context.close(promise: nil)
     }

@@ -9,7 +9,8 @@ final class ServerContext: Sendable {
     let hub: Hub
     let metrics: GatewayMetrics
     let sessionEnvironment: SessionEnvironment
-    let middleware: [any Middleware]
+    let mounts: HubMounts
+    let shutdownHandlers: ShutdownHandlerRegistry
     let logger: Logger
     let openConnections = Atomic<Int>(0)
     let ready = Atomic<Bool>(false)
@@ -18,13 +19,15 @@ final class ServerContext: Sendable {
         configuration: GatewayConfiguration,
         hub: Hub,
         metrics: GatewayMetrics,
-        middleware: [any Middleware],
+        mounts: HubMounts,
+        shutdownHandlers: ShutdownHandlerRegistry,
         logger: Logger
     ) {
         self.configuration = configuration
         self.hub = hub
         self.metrics = metrics
-        self.middleware = middleware
+        self.mounts = mounts
+        self.shutdownHandlers = shutdownHandlers
         self.logger = logger
         self.sessionEnvironment = SessionEnvironment(
             logger: logger,

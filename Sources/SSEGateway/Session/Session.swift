@@ -1,6 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
+public import NIOHTTP1
 
 /// One open event stream: who asked for it, what it subscribes to, and how it ends.
 ///
@@ -39,6 +40,7 @@ public final class Session: Sendable {
         var nextListenerID = 0
         var claims: SubscriberClaims?
         var attributes: [ObjectIdentifier: any Sendable] = [:]
+        var responseHeaders = HTTPHeaders()
         var teardown: Teardown?
     }
 
@@ -51,7 +53,8 @@ public final class Session: Sendable {
         topics: [TopicSelector],
         lastEventID: String?,
         eventLoop: any EventLoop,
-        environment: SessionEnvironment
+        environment: SessionEnvironment,
+        responseHeaders: HTTPHeaders = [:]
     ) {
         self.id = id
         self.request = request
@@ -60,7 +63,15 @@ public final class Session: Sendable {
         self.eventLoop = eventLoop
         self.environment = environment
         self.closePromise = eventLoop.makePromise(of: CloseReason.self)
-        self.state = NIOLockedValueBox(State())
+        var state = State()
+        state.responseHeaders = responseHeaders
+        self.state = NIOLockedValueBox(state)
+    }
+
+    /// Headers added to the stream's response head (or to its rejection), set during the connect phase.
+    public var responseHeaders: HTTPHeaders {
+        get { self.state.withLockedValue { $0.responseHeaders } }
+        set { self.state.withLockedValue { $0.responseHeaders = newValue } }
     }
 
     /// The subscriber's authorisation, set by an auth middleware during the connect phase; `nil` is anonymous.

@@ -8,12 +8,14 @@ import NIOCore
 enum TestGateway {
     static func run<T>(
         middleware: [any Middleware] = [],
+        registry: MiddlewareRegistry = .plugins,
         configuration: GatewayConfiguration = .testing(),
         _ body: (GatewayServer, Int) async throws -> T
     ) async throws -> T {
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .critical
-        let server = GatewayServer(configuration: configuration, middleware: middleware, logger: logger)
+        let server = try GatewayServer(
+            configuration: configuration, registry: registry, middleware: middleware, logger: logger)
         try await server.start()
         let port = server.localAddress!.port!
         do {
@@ -24,6 +26,14 @@ enum TestGateway {
             await server.shutdown()
             throw error
         }
+    }
+}
+
+extension MiddlewareRegistry {
+    /// The middleware the `sse-gateway` command registers.
+    static var plugins: MiddlewareRegistry {
+        let registry = MiddlewareRegistry()
+        return registry
     }
 }
 

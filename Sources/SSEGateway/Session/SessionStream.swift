@@ -1,0 +1,55 @@
+public import NIOCore
+
+/// The open body of one session's event stream, as its middleware sees it: for sending messages outside the hub
+/// (heartbeats, a last `retry:` before closing) and for reading whether the client keeps up.
+///
+/// It lives on ``Session/eventLoop``: use it only there (keep it in a `NIOLoopBound` for timers). Once the stream has
+/// ended, sends are ignored.
+public final class SessionStream {
+    /// The session this stream carries.
+    public let session: Session
+    /// Allocator of the stream's channel, for filters that build buffers.
+    public let allocator: ByteBufferAllocator
+
+    weak var handler: SSEStreamHandler?
+
+    init(session: Session, allocator: ByteBufferAllocator) {
+        self.session = session
+        self.allocator = allocator
+    }
+
+    /// The loop the stream lives on.
+    public var eventLoop: any EventLoop { self.session.eventLoop }
+
+    /// Whether the socket currently takes bytes; false while the peer is not reading (or gone without a FIN).
+    public var isWritable: Bool {
+        self.eventLoop.preconditionInEventLoop()
+        return self.handler?.isWritable ?? false
+    }
+
+    /// Whether the stream still carries bytes.
+    public var isOpen: Bool {
+        self.eventLoop.preconditionInEventLoop()
+        return self.handler?.isOpen ?? false
+    }
+
+    /// Sends an event to this client only, through the stream's filters, and flushes it. It bypasses the hub: it
+    /// is neither kept for replay nor counted as published. Returns false when the stream has ended.
+    @discardableResult
+    public func send(_ event: ServerSentEvent) -> Bool {
+        self.eventLoop.preconditionInEventLoop()
+        var buffer = self.allocator.buffer(capacity: event.encodedSize)
+        event.encode(into: &buffer)
+        return self.handler?.sendMessage(buffer) ?? false
+    }
+
+    /// Sends a comment line (`: text`), which clients ignore but which keeps intermediaries and the client's
+    /// connection alive. Returns false when the stream has ended.
+    @discardableResult
+    public func sendComment(_ text: String) -> Bool {
+        self.eventLoop.preconditionInEventLoop()
+        var buffer = self.allocator.buffer(capacity: text.utf8.count + 4)
+        SSEComment.encode(text, into: &buffer)
+        return self.handler?.sendMessage(buffer) ?? false
+    }
+}
