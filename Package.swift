@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
     ],
     targets: [
         .target(
@@ -30,10 +31,74 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "Auth",
+            dependencies: [
+                "SSEGateway",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Plugins/Auth"
+        ),
+        .target(
+            name: "Compression",
+            dependencies: [
+                "SSEGateway",
+                "CZlib",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Plugins/Compression"
+        ),
+        .target(
+            name: "Heartbeat",
+            dependencies: [
+                "SSEGateway",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Plugins/Heartbeat"
+        ),
+        .target(
+            name: "Timeout",
+            dependencies: [
+                "SSEGateway",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Plugins/Timeout"
+        ),
+        .target(
+            name: "CORS",
+            dependencies: [
+                "SSEGateway",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Plugins/CORS"
+        ),
+        .target(
+            name: "RequestLogger",
+            dependencies: [
+                "SSEGateway",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Plugins/RequestLogger"
+        ),
         .executableTarget(
             name: "sse-gateway",
             dependencies: [
                 "SSEGateway",
+                "Auth",
+                "Compression",
+                "Heartbeat",
+                "Timeout",
+                "CORS",
+                "RequestLogger",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -44,6 +109,13 @@ let package = Package(
             name: "SSEGatewayTests",
             dependencies: [
                 "SSEGateway",
+                "Auth",
+                "Compression",
+                "Heartbeat",
+                "Timeout",
+                "CORS",
+                "RequestLogger",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -1,8 +1,14 @@
 import ArgumentParser
+import Auth
+import CORS
+import Compression
 import Foundation
+import Heartbeat
 import Logging
+import RequestLogger
 import SSEGateway
 import ServiceLifecycle
+import Timeout
 
 @main
 struct SSEGatewayCommand: AsyncParsableCommand {
@@ -24,9 +30,15 @@ func loadConfiguration(path: String) throws -> GatewayConfiguration {
     }
 }
 
-/// The middleware `config.json` can name.
+/// The middleware `config.json` can name: the built-in plugins.
 func builtInMiddleware() -> MiddlewareRegistry {
-    let registry = MiddlewareRegistry()
+    var registry = MiddlewareRegistry()
+    registry.register(AuthMiddleware.self)
+    registry.register(CompressionMiddleware.self)
+    registry.register(CORSMiddleware.self)
+    registry.register(HeartbeatMiddleware.self)
+    registry.register(RequestLoggerMiddleware.self)
+    registry.register(TimeoutMiddleware.self)
     return registry
 }
 

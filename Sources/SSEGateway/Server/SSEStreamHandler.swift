@@ -66,6 +66,8 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     var isWritable: Bool { self.writable && self.context != nil }
 
+    var channel: (any Channel)? { self.context?.channel }
+
     var isOpen: Bool { self.context != nil && !self.session.isClosed }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -123,6 +125,9 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         let reason: CloseReason
         if let ioError = error as? IOError, ioError.errnoCode == ECONNRESET {
             reason = .clientDisconnected
+        } else if let ioError = error as? IOError, ioError.errnoCode == ETIMEDOUT {
+            // The kernel gave up on unacknowledged data (TCP_USER_TIMEOUT or keepalive): the peer is gone.
+            reason = .deadPeer
         } else {
             reason = .writeFailed
         }

@@ -33,6 +33,18 @@ public final class SessionStream {
         return self.handler?.isOpen ?? false
     }
 
+    /// Sets a socket option on the stream's connection (TCP keepalive, `TCP_USER_TIMEOUT`), so that a middleware
+    /// can make the kernel notice a dead peer. Fails when the stream has ended.
+    public func setSocketOption(
+        _ option: ChannelOptions.Types.SocketOption,
+        value: SocketOptionValue
+    ) -> EventLoopFuture<Void> {
+        guard let channel = self.handler?.channel else {
+            return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+        }
+        return channel.setOption(option, value: value)
+    }
+
     /// Sends an event to this client only, through the stream's filters, and flushes it. It bypasses the hub: it
     /// is neither kept for replay nor counted as published. Returns false when the stream has ended.
     @discardableResult

@@ -1,6 +1,12 @@
+import Auth
+import CORS
+import Compression
 import Foundation
+import Heartbeat
 import Logging
 import NIOCore
+import RequestLogger
+import Timeout
 
 @testable import SSEGateway
 
@@ -30,9 +36,15 @@ enum TestGateway {
 }
 
 extension MiddlewareRegistry {
-    /// The middleware the `sse-gateway` command registers.
+    /// The built-in plugins, as the `sse-gateway` command registers them.
     static var plugins: MiddlewareRegistry {
-        let registry = MiddlewareRegistry()
+        var registry = MiddlewareRegistry()
+        registry.register(AuthMiddleware.self)
+        registry.register(CompressionMiddleware.self)
+        registry.register(CORSMiddleware.self)
+        registry.register(HeartbeatMiddleware.self)
+        registry.register(RequestLoggerMiddleware.self)
+        registry.register(TimeoutMiddleware.self)
         return registry
     }
 }

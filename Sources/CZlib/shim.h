@@ -1,0 +1,16 @@
+#ifndef CZLIB_SHIM_H
+#define CZLIB_SHIM_H
+
+#include <zlib.h>
+
+// deflateInit2 is a macro that passes the library version and the stream size; Swift cannot call macros.
+static inline int czlib_deflateInit2(z_streamp stream, int level, int method, int windowBits, int memLevel,
+                                     int strategy) {
+    return deflateInit2(stream, level, method, windowBits, memLevel, strategy);
+}
+
+static inline int czlib_inflateInit2(z_streamp stream, int windowBits) {
+    return inflateInit2(stream, windowBits);
+}
+
+#endif
