@@ -86,6 +86,7 @@ let package = Package(
             dependencies: [
                 "SSEGateway",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             path: "Plugins/RequestLogger"
         ),

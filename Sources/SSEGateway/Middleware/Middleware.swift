@@ -31,6 +31,7 @@ public protocol Middleware: Sendable {
 
     /// Called on the stream's event loop once every connect phase has passed, before the first byte of the body.
     /// Return nil when this stream needs no filter: streams without filters write the shared event bytes as they are.
+    /// The stream takes messages only once it is open: keep `stream` and send from a timer or a later loop turn.
     func makeStreamFilter(for stream: SessionStream) -> (any StreamFilter)?
 }
 

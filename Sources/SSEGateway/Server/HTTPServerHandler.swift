@@ -472,10 +472,15 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             if name.lowercased() == "content-type" { hasContentType = true }
             headers.add(name: name, value: value)
         }
-        if !hasContentType { headers.add(name: "Content-Type", value: "text/plain; charset=utf-8") }
         var body = context.channel.allocator.buffer(capacity: response.body.utf8.count)
-        body.writeString(response.body)
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if response.status == .noContent {
+            // A 204 has neither content nor a Content-Length (RFC 9110, 8.6).
+            headers.remove(name: "Content-Type")
+        } else {
+            if !hasContentType { headers.add(name: "Content-Type", value: "text/plain; charset=utf-8") }
+            body.writeString(response.body)
+            headers.add(name: "Content-Length", value: String(body.readableBytes))
+        }
         headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
         self.server.metrics.httpResponse(status: Int(response.status.code))
         context.write(

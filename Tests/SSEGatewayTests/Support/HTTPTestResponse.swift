@@ -6,6 +6,11 @@ struct HTTPTestResponse: Sendable {
     var headers: [(String, String)]
     var body: String
 
+    /// Every value of `name`, in order.
+    func headers(_ name: String) -> [String] {
+        self.headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1)
+    }
+
     func header(_ name: String) -> String? {
         self.headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
@@ -24,6 +29,9 @@ struct HTTPTestResponse: Sendable {
         }
         var response = HTTPTestResponse(status: status, headers: headers, body: "")
         let bodyStart = headEnd.upperBound
+        if status == 204 || status == 304 {
+            return (response, bodyStart)
+        }
         if let length = response.header("content-length").flatMap(Int.init) {
             guard bytes.count - bodyStart >= length else { return nil }
             response.body = String(decoding: bytes[bodyStart..<bodyStart + length], as: UTF8.self)
