@@ -1,8 +1,137 @@
+import Foundation
+import NIOCore
 public import SSEGateway
 
-/// Placeholder until the plugin lands.
+/// Mercure authorisation: verifies subscribers' and publishers' JWTs, gives subscribers their claims so private
+/// updates follow the hub's rule, scopes publishes to `mercure.publish`, and closes each stream no later than its
+/// token's `exp`.
+///
+/// ```json
+/// {"use": "auth",
+///  "publisher": {"algorithm": "HS256", "key": "…"},
+///  "subscriber": {"algorithm": "RS256", "keyFile": "/etc/mercure/subscriber.pem"},
+///  "anonymous": false, "cookieName": "mercureAuthorization",
+///  "publishOrigins": ["https://example.com"], "publishWithoutTokenFrom": []}
+/// ```
+///
+/// The token is read from the `Authorization: Bearer` header, else the `authorization` query parameter, else the
+/// cookie. Refusals follow RFC 6750: 401 with `WWW-Authenticate: Bearer` (`error="invalid_token"` when a token was
+/// given), 403 for a genuine token without the needed scope, 400 for credentials sent in an unreadable way.
 public struct AuthMiddleware: MiddlewarePlugin {
     public static let name = "auth"
 
-    public init(settings: ConfigObject, context: MiddlewareContext) throws(ConfigError) {}
+    /// Expiry timers currently armed across the process: sessions whose token will close them. Zero once every such
+    /// session has ended, however it ended.
+    public static var liveExpiryTimers: Int { ExpiryTimer.live.load(ordering: .relaxed) }
+
+    public let configuration: Configuration
+    private let dependencies: Dependencies
+    private let origins: OriginPolicy
+
+    public init(settings: ConfigObject, context: MiddlewareContext) throws(ConfigError) {
+        self.init(configuration: try Configuration(settings: settings, context: context))
+    }
+
+    /// Creates the middleware from settings made in code; `dependencies` replaces the clock and random source.
+    public init(configuration: Configuration, dependencies: Dependencies = .system) {
+        self.configuration = configuration
+        self.dependencies = dependencies
+        self.origins = OriginPolicy(origins: configuration.publishOrigins)
+    }
+
+    public func connect(_ session: Session) async throws {
+        let token: String
+        switch TokenPresentation.find(in: session.request, cookieName: self.configuration.cookieName) {
+        case .failed(let failure):
+            throw failure.rejection
+        case .absent:
+            guard self.configuration.anonymous else {
+                throw AuthFailure.unauthorized(
+                    "subscribing requires a token (Authorization: Bearer header, authorization query parameter or "
+                        + "\(self.configuration.cookieName) cookie)"
+                ).rejection
+            }
+            return
+        case .token(let value, _):
+            token = value
+        }
+        guard let verifier = self.configuration.subscriber else {
+            throw AuthFailure.invalidToken("this hub has no subscriber key, so it cannot accept tokens").rejection
+        }
+        let (claims, now) = try await self.verified(token, by: verifier)
+        session.claims = SubscriberClaims(
+            subscribe: (claims.subscribe ?? []).map(TopicSelector.init),
+            payload: claims.payload
+        )
+        if let expiry = claims.expiresAt {
+            self.closeOnExpiry(session, expiry: expiry, now: now)
+        }
+    }
+
+    public func publish(_ publish: PublishContext) async throws {
+        let request = publish.request
+        if let remote = request.remoteAddress,
+            self.configuration.publishWithoutTokenFrom.contains(where: { $0.contains(remote) })
+        {
+            publish.isAuthorized = true
+            return
+        }
+        let token: String
+        switch TokenPresentation.find(in: request, cookieName: self.configuration.cookieName) {
+        case .failed(let failure):
+            throw failure.rejection
+        case .absent:
+            throw AuthFailure.unauthorized(
+                "publishing requires a token with a mercure.publish claim (Authorization: Bearer header)"
+            ).rejection
+        case .token(let value, let source):
+            if source == .cookie, let failure = self.origins.check(request) {
+                throw failure.rejection
+            }
+            token = value
+        }
+        guard let verifier = self.configuration.publisher else {
+            throw AuthFailure.invalidToken("this hub has no publisher key, so it cannot accept tokens").rejection
+        }
+        let (claims, _) = try await self.verified(token, by: verifier)
+        if let failure = ClaimsPolicy.publishScope(of: claims, topics: publish.update.topics) {
+            throw failure.rejection
+        }
+        publish.isAuthorized = true
+    }
+
+    /// The claims of a genuine token that is valid now, and that now; any problem becomes a 401.
+    private func verified(
+        _ token: String,
+        by verifier: any TokenVerifier
+    ) async throws(HTTPRejection) -> (MercureClaims, Date) {
+        let claims: MercureClaims
+        do {
+            claims = try await verifier.verify(token)
+        } catch let error as InvalidTokenError {
+            throw AuthFailure.invalidToken(error.reason).rejection
+        } catch {
+            throw AuthFailure.invalidToken("the token could not be verified").rejection
+        }
+        let now = self.dependencies.now()
+        if let failure = ClaimsPolicy.validity(of: claims, at: now) {
+            throw failure.rejection
+        }
+        return (claims, now)
+    }
+
+    /// Arms the session's expiry timer; its will-close listener, registered first, disarms it however the session
+    /// ends, even if that happened while this was running.
+    private func closeOnExpiry(_ session: Session, expiry: Date, now: Date) {
+        let fraction = self.dependencies.random(ExpirySchedule.spread)
+        guard let delay = ExpirySchedule.delay(until: expiry, now: now, fraction: fraction) else { return }
+        let timer = ExpiryTimer()
+        session.addWillCloseListener { _, _ in timer.cancel() }
+        let scheduled = session.eventLoop.scheduleTask(in: delay) {
+            if timer.fire() {
+                session.close(reason: .authExpired)
+            }
+        }
+        timer.arm(scheduled)
+    }
 }
