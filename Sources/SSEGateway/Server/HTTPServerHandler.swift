@@ -372,6 +372,8 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .failure(let error):
             let rejection = self.rejection(from: error, subject: "connect phase", session: session)
             self.responseHeaders = session.responseHeaders
+            // The refusal's body is plain text: a coding negotiated for the stream does not apply to it.
+            self.responseHeaders.remove(name: "Content-Encoding")
             var response = HTTPRequestStateMachine.Response(status: rejection.status, body: rejection.reason + "\n")
             response.headers = rejection.headers.map { ($0.name, $0.value) }
             self.writeResponse(response, keepAlive: false, context: context).whenComplete { _ in
