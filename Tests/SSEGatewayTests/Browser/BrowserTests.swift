@@ -41,8 +41,13 @@ struct BrowserTests {
         let configuration = try GatewayConfiguration.testing(json: Self.gatewayConfig(pageOrigin: pageOrigin))
         let recorder = ListenerRecorder()
         let driver = try await ChromeDriver()
-        defer { driver.stop() }
-        let browser = try await WebDriverSession.start(endpoint: driver.endpoint)
+        let browser: WebDriverSession
+        do {
+            browser = try await WebDriverSession.start(port: driver.port)
+        } catch {
+            await driver.stop()
+            throw error
+        }
         do {
             try await TestGateway.run(middleware: [recorder], configuration: configuration) { _, port in
                 let publisher = try await TestPublisher.connect(port: port)
@@ -89,10 +94,12 @@ struct BrowserTests {
             }
         } catch {
             await browser.quit()
+            await driver.stop()
             try? await pageServer.stop()
             throw error
         }
         await browser.quit()
+        await driver.stop()
         try await pageServer.stop()
     }
 

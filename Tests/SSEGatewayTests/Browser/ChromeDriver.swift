@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 
 /// Debian's `chromedriver`, started on a free port for the duration of a test.
 final class ChromeDriver {
@@ -17,34 +18,47 @@ final class ChromeDriver {
     }
 
     let process = Process()
-    let endpoint: URL
+    /// The driver's port on 127.0.0.1.
+    let port: Int
 
     init() async throws {
+        // The driver reports its port only on a terminal, so pick a free port first and pass it on.
+        let port = try await Self.freePort()
         self.process.executableURL = URL(fileURLWithPath: Self.driverPath)
-        self.process.arguments = ["--port=0"]
-        let output = Pipe()
-        self.process.standardOutput = output
+        self.process.arguments = ["--port=\(port)"]
+        self.process.standardOutput = FileHandle.nullDevice
         self.process.standardError = FileHandle.nullDevice
         try self.process.run()
-        // The driver prints "ChromeDriver was started successfully on port N." once it listens.
-        var text = ""
-        let handle = output.fileHandleForReading
-        while !text.contains("successfully on port") || !text.contains(".\n") {
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
+        self.port = port
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline, self.process.isRunning {
+            let status = try? await WebDriverSession.call(port: port, "/status", method: "GET", body: nil)
+            if let value = status?["value"] as? [String: Any], value["ready"] as? Bool == true {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        guard let range = text.range(of: "on port "),
-            let port = Int(text[range.upperBound...].prefix(while: \.isNumber))
-        else {
-            self.process.terminate()
-            throw WebDriverSession.Failure(description: "chromedriver did not start: \(text)")
-        }
-        self.endpoint = URL(string: "http://127.0.0.1:\(port)")!
+        await self.stop()
+        throw WebDriverSession.Failure(description: "chromedriver did not become ready on port \(port)")
     }
 
-    func stop() {
-        self.process.terminate()
-        self.process.waitUntilExit()
+    private static func freePort() async throws -> Int {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress!.port!
+        try await channel.close()
+        return port
+    }
+
+    /// Kills the driver (and with it the browser) and waits until it is gone. SIGKILL, because children of the test
+    /// runner inherit its blocked signals and may ignore SIGTERM; the wait uses the termination handler, since
+    /// `waitUntilExit` can hang inside the test runner.
+    func stop() async {
+        let exited = AsyncStream<Void> { continuation in
+            self.process.terminationHandler = { _ in continuation.finish() }
+            if !self.process.isRunning { continuation.finish() }
+        }
+        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+        for await _ in exited {}
     }
 }

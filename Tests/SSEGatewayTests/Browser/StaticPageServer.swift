@@ -39,7 +39,8 @@ final class StaticPageServer {
                 "Content-Type": "text/html; charset=utf-8", "Content-Length": "\(body.readableBytes)",
                 "Cache-Control": "no-store",
             ]
-            context.write(self.wrapOutboundOut(.head(.init(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(
+                self.wrapOutboundOut(.head(.init(version: .http1_1, status: .ok, headers: headers))), promise: nil)
             context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }

@@ -1,8 +1,5 @@
 import Foundation
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
+import NIOCore
 
 /// A W3C WebDriver client for one browser session, enough to open a page, set a cookie and run scripts.
 struct WebDriverSession {
@@ -10,11 +7,12 @@ struct WebDriverSession {
         var description: String
     }
 
-    let endpoint: URL
+    /// The driver's port on 127.0.0.1.
+    let port: Int
     let id: String
 
     /// Starts headless Chromium through the driver at `endpoint`.
-    static func start(endpoint: URL) async throws -> WebDriverSession {
+    static func start(port: Int) async throws -> WebDriverSession {
         let capabilities: [String: Any] = [
             "capabilities": [
                 "alwaysMatch": [
@@ -29,11 +27,11 @@ struct WebDriverSession {
                 ]
             ]
         ]
-        let reply = try await Self.call(endpoint.appendingPathComponent("session"), method: "POST", body: capabilities)
+        let reply = try await Self.call(port: port, "/session", method: "POST", body: capabilities)
         guard let value = reply["value"] as? [String: Any], let id = value["sessionId"] as? String else {
             throw Failure(description: "no session in \(reply)")
         }
-        return WebDriverSession(endpoint: endpoint, id: id)
+        return WebDriverSession(port: port, id: id)
     }
 
     func navigate(to url: String) async throws {
@@ -63,26 +61,24 @@ struct WebDriverSession {
     }
 
     func quit() async {
-        var request = URLRequest(url: self.endpoint.appendingPathComponent("session/\(self.id)"))
-        request.httpMethod = "DELETE"
-        _ = try? await URLSession.shared.data(for: request)
+        _ = try? await Self.call(port: self.port, "/session/\(self.id)", method: "DELETE", body: nil)
     }
 
     private func command(_ path: String, body: [String: Any]) async throws -> [String: Any] {
-        try await Self.call(
-            self.endpoint.appendingPathComponent("session/\(self.id)/\(path)"), method: "POST", body: body)
+        try await Self.call(port: self.port, "/session/\(self.id)/\(path)", method: "POST", body: body)
     }
 
-    private static func call(_ url: URL, method: String, body: [String: Any]) async throws -> [String: Any] {
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        request.timeoutInterval = 60
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
-        guard let http = response as? HTTPURLResponse, http.statusCode == 200 else {
-            throw Failure(description: "WebDriver \(method) \(url.path) failed: \(object)")
+    /// One command over its own connection (the NIO test client: Foundation's URLSession is not used in tests).
+    static func call(port: Int, _ path: String, method: String, body: [String: Any]?) async throws -> [String: Any] {
+        let client = try await RawClient.connect(port: port)
+        let text = try body.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
+        try await client.sendRequest(
+            method, path, headers: text == nil ? [] : ["Content-Type: application/json; charset=utf-8"], body: text)
+        let response = try await client.readResponse(timeout: .seconds(60))
+        try? await client.close()
+        let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] ?? [:]
+        guard response.status == 200 else {
+            throw Failure(description: "WebDriver \(method) \(path) failed with \(response.status): \(object)")
         }
         return object
     }
