@@ -19,11 +19,12 @@ extension HeartbeatMiddleware {
         /// Text of the comment (`comment`, default empty, which sends `:\n`: the smallest line a client ignores).
         public var comment: String = ""
         /// How long the socket may stay unwritable before the session closes as `dead_peer` (`deadPeerTimeout`,
-        /// default `"30s"`; `"0s"` turns it off). Twice the default interval: a client that has read nothing for
-        /// two heartbeats is not coming back, and the bytes held for it are better released.
+        /// default `"30s"`; `"0s"` turns it off). Long enough for a client on a slow link to drain a burst, short
+        /// enough that the bytes held for one that stopped reading are soon released.
         public var deadPeerTimeout: Duration? = .seconds(30)
         /// `TCP_USER_TIMEOUT` of the connection (`tcpUserTimeout`, default: the dead-peer timeout; `"0s"` leaves the
-        /// system default, which retransmits for about 15 minutes). Linux only; ignored elsewhere.
+        /// system default, which retransmits for about 15 minutes). A vanished client is then noticed at most
+        /// `interval + tcpUserTimeout` after it left. Linux only; ignored elsewhere.
         public var tcpUserTimeout: Duration? = .seconds(30)
         /// TCP keepalive probes (`tcpKeepAlive`, default off). Heartbeats already keep data flowing, and keepalive
         /// probes only run on a connection with nothing in flight: turn it on when the interval is long.
