@@ -1,8 +1,65 @@
 public import SSEGateway
 
-/// Placeholder until the plugin lands.
-public struct TimeoutMiddleware: MiddlewarePlugin {
+/// Closes streams that stay idle too long or have lived long enough, with reason `timeout`, optionally after a
+/// last event that tells the browser when to come back.
+///
+/// `{"use": "timeout", "idle": "5m", "maxLifetime": "1h", "lastEvent": {"retry": 2000, "type": "reconnect"}}`; see
+/// ``Configuration`` for the defaults. The client reconnects with its `Last-Event-ID`, so closing loses nothing the
+/// hub's history still holds.
+///
+/// Each stream gets an observing filter (no per-byte cost) with one timer task on its event loop, at the earlier of
+/// its two deadlines; an event only records its time. The timer is cancelled by the session's will-close listener.
+public final class TimeoutMiddleware: MiddlewarePlugin {
     public static let name = "timeout"
 
-    public init(settings: ConfigObject, context: MiddlewareContext) throws(ConfigError) {}
+    /// Draws a number in 0...1 for each stream's lifetime: 0 gives 80% of `maxLifetime`, 1 all of it.
+    public typealias RandomSource = @Sendable () -> Double
+
+    /// The settings in force.
+    public let configuration: Configuration
+
+    private let random: RandomSource
+    private let counter = LiveTimerCounter()
+
+    /// Streams of this middleware whose timer is live; zero once all of them have closed.
+    public var liveTimers: Int { self.counter.value.load(ordering: .relaxed) }
+
+    /// Live timers of every timeout middleware in the process, for tests that build it from configuration.
+    public static var liveTimersInProcess: Int { LiveTimerCounter.process.load(ordering: .relaxed) }
+
+    /// Creates the middleware in code; `random` is injectable so that tests can pin each stream's lifetime.
+    public init(
+        configuration: Configuration = Configuration(),
+        random: @escaping RandomSource = { Double.random(in: 0...1) }
+    ) {
+        self.configuration = configuration
+        self.random = random
+    }
+
+    public convenience init(settings: ConfigObject, context: MiddlewareContext) throws(ConfigError) {
+        let configuration = try Configuration(settings: settings)
+        if configuration.idle == nil, configuration.maxLifetime == nil {
+            context.warn("\(context.name): neither idle nor maxLifetime is set, so it closes nothing")
+        }
+        if let lastEvent = configuration.lastEvent, lastEvent.type == nil, lastEvent.data.isEmpty {
+            context.warn(
+                "\(context.name): lastEvent has neither type nor data, so browsers hand it to onmessage as an empty "
+                    + "message; give it a type (such as \"reconnect\") that only interested listeners handle"
+            )
+        }
+        self.init(configuration: configuration)
+    }
+
+    public func makeStreamFilter(for stream: SessionStream) -> (any StreamFilter)? {
+        guard self.configuration.idle != nil || self.configuration.maxLifetime != nil else { return nil }
+        let random = self.configuration.maxLifetime == nil ? 1 : self.random()
+        let filter = TimeoutFilter(
+            stream: stream,
+            configuration: self.configuration,
+            random: random,
+            counter: self.counter
+        )
+        filter.start()
+        return filter
+    }
 }

@@ -17,7 +17,12 @@ public protocol StreamFilter: AnyObject {
     func finish(allocator: ByteBufferAllocator) -> ByteBuffer?
 
     /// Called after each message is written: live and replayed events and messages sent through ``SessionStream``.
+    /// Implement this or ``didWrite(_:)``, whose default calls it.
     func didWrite()
+
+    /// Called after each message is written, with what it was, so that an observer can tell events (what a client
+    /// acts on: an idle timeout) from comments (keep-alives that reset only a heartbeat). Default: ``didWrite()``.
+    func didWrite(_ kind: StreamMessageKind)
 
     /// Called when the socket stops or starts taking bytes (the peer stopped reading, or resumed).
     func writabilityChanged(isWritable: Bool)
@@ -31,6 +36,8 @@ extension StreamFilter {
     public func finish(allocator: ByteBufferAllocator) -> ByteBuffer? { nil }
 
     public func didWrite() {}
+
+    public func didWrite(_ kind: StreamMessageKind) { self.didWrite() }
 
     public func writabilityChanged(isWritable: Bool) {}
 }

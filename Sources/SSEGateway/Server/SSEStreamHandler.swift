@@ -97,7 +97,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         for event in attachment.replay where self.accepts(event, matched: false) {
             self.lastSequence = event.sequence
             context.write(self.wrapOutboundOut(self.bytes(of: event)), promise: nil)
-            self.notifyWrite()
+            self.notifyWrite(.event)
         }
         context.flush()
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -192,16 +192,16 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     @inline(__always)
-    private func notifyWrite() {
-        for filter in self.filters { filter.didWrite() }
+    private func notifyWrite(_ kind: StreamMessageKind) {
+        for filter in self.filters { filter.didWrite(kind) }
     }
 
     /// Writes a message that does not come from the hub (``SessionStream``), through the filters, and flushes it.
-    func sendMessage(_ message: ByteBuffer) -> Bool {
+    func sendMessage(_ message: ByteBuffer, kind: StreamMessageKind) -> Bool {
         guard self.context != nil, !self.session.isClosed else { return false }
         let bytes = self.framed(self.transformed(message))
         guard bytes.readableBytes > 0 else { return true }
-        return self.write(bytes, flush: true)
+        return self.write(bytes, kind: kind, flush: true)
     }
 
     /// Writes `event` unless it was already sent or replayed; returns whether it was taken. Without `flush`, the
@@ -211,11 +211,11 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.context != nil, self.accepts(event, matched: matched)
         else { return false }
         self.lastSequence = event.sequence
-        return self.write(self.bytes(of: event), flush: flush)
+        return self.write(self.bytes(of: event), kind: .event, flush: flush)
     }
 
     @inline(__always)
-    private func write(_ bytes: ByteBuffer, flush: Bool) -> Bool {
+    private func write(_ bytes: ByteBuffer, kind: StreamMessageKind, flush: Bool) -> Bool {
         guard let context = self.context else { return false }
         if self.writable, self.pending.isEmpty {
             if flush {
@@ -236,7 +236,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return false
             }
         }
-        if !self.filters.isEmpty { self.notifyWrite() }
+        if !self.filters.isEmpty { self.notifyWrite(kind) }
         return true
     }
 

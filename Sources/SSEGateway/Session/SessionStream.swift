@@ -52,7 +52,7 @@ public final class SessionStream {
         self.eventLoop.preconditionInEventLoop()
         var buffer = self.allocator.buffer(capacity: event.encodedSize)
         event.encode(into: &buffer)
-        return self.handler?.sendMessage(buffer) ?? false
+        return self.handler?.sendMessage(buffer, kind: .event) ?? false
     }
 
     /// Sends a comment line (`: text`), which clients ignore but which keeps intermediaries and the client's
@@ -62,6 +62,6 @@ public final class SessionStream {
         self.eventLoop.preconditionInEventLoop()
         var buffer = self.allocator.buffer(capacity: text.utf8.count + 4)
         SSEComment.encode(text, into: &buffer)
-        return self.handler?.sendMessage(buffer) ?? false
+        return self.handler?.sendMessage(buffer, kind: .comment) ?? false
     }
 }

@@ -1,0 +1,111 @@
+import NIOCore
+import SSEGateway
+
+/// One stream's heartbeat: observes writes and writability, owns the stream's single timer task.
+///
+/// Lives on the stream's event loop. It is released by the session's will-close listener (or by itself when it
+/// closes the session), which cancels the task and gives back its count in ``HeartbeatMiddleware/liveTimers``.
+final class HeartbeatFilter: StreamFilter {
+    private let stream: SessionStream
+    private let comment: String
+    private let counter: LiveTimerCounter
+    private let released = ReleaseFlag()
+    private var timer: HeartbeatTimer
+    private var scheduled: Scheduled<Void>?
+
+    init(stream: SessionStream, configuration: HeartbeatMiddleware.Configuration, counter: LiveTimerCounter) {
+        self.stream = stream
+        self.comment = configuration.comment
+        self.counter = counter
+        self.timer = HeartbeatTimer(
+            interval: TimeAmount(configuration.interval),
+            deadPeerTimeout: configuration.deadPeerTimeout.map { TimeAmount($0) },
+            now: stream.eventLoop.now
+        )
+    }
+
+    /// Arms the timer, registers its release and sets the socket options; on the stream's event loop.
+    func start(socketOptions: DeadPeerSocketOptions, log: @escaping @Sendable (String) -> Void) {
+        let eventLoop = self.stream.eventLoop
+        let action = self.timer.start(now: eventLoop.now)
+        guard action != .none else { return }
+        self.counter.increment()
+        self.perform(action)
+
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let released = self.released
+        self.stream.session.addWillCloseListener { _, _ in
+            // A filter that closed the session itself has already let go: no hop to the loop.
+            guard !released.isReleased else { return }
+            // Not awaited: a loop that has shut down would never answer. The loop runs tasks in order, so the
+            // timer is released before the session's close future, which this same loop completes, is observed.
+            eventLoop.execute { loopBound.value.stop() }
+        }
+
+        guard !socketOptions.settings.isEmpty else { return }
+        // The stream's channel is attached right after the filters are made: set the options once it is.
+        eventLoop.execute {
+            let stream = loopBound.value.stream
+            guard stream.isOpen else { return }
+            for setting in socketOptions.settings {
+                stream.setSocketOption(setting.option, value: setting.value).whenFailure { error in
+                    log("could not set \(setting.name)=\(setting.value): \(error)")
+                }
+            }
+        }
+    }
+
+    func didWrite(_ kind: StreamMessageKind) {
+        self.timer.didWrite(now: self.stream.eventLoop.now)
+    }
+
+    func writabilityChanged(isWritable: Bool) {
+        self.perform(self.timer.writabilityChanged(isWritable: isWritable, now: self.stream.eventLoop.now))
+    }
+
+    /// Cancels the timer and gives back its count; later calls do nothing.
+    func stop() {
+        guard self.timer.stop() else { return }
+        self.release()
+    }
+
+    private func release() {
+        self.scheduled?.cancel()
+        self.scheduled = nil
+        self.released.release()
+        self.counter.decrement()
+    }
+
+    private func fire() {
+        self.scheduled = nil
+        guard self.stream.isOpen else {
+            self.stop()
+            return
+        }
+        self.perform(self.timer.timerFired(now: self.stream.eventLoop.now))
+    }
+
+    private func perform(_ action: HeartbeatTimer.Action) {
+        switch action {
+        case .none:
+            break
+        case .schedule(let deadline):
+            self.schedule(at: deadline)
+        case .sendHeartbeat(let deadline):
+            self.stream.sendComment(self.comment)
+            self.schedule(at: deadline)
+        case .closeDeadPeer:
+            // The timer has stopped itself; let go of it before the session's listeners run.
+            self.release()
+            self.stream.session.close(reason: .deadPeer)
+        }
+    }
+
+    private func schedule(at deadline: NIODeadline) {
+        self.scheduled?.cancel()
+        let loopBound = NIOLoopBound(self, eventLoop: self.stream.eventLoop)
+        self.scheduled = self.stream.eventLoop.scheduleTask(deadline: deadline) {
+            loopBound.value.fire()
+        }
+    }
+}
