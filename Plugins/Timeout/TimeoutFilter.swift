@@ -86,7 +86,12 @@ final class TimeoutFilter: StreamFilter {
             // The timer has stopped itself; let go of it before the session's listeners run.
             self.release()
             if let lastEvent = self.lastEvent {
-                self.stream.send(lastEvent)
+                if let retry = lastEvent.retry, lastEvent.isRetryOnly {
+                    // Only a reconnection delay: sent without a data line, so the browser dispatches nothing.
+                    self.stream.sendRetry(milliseconds: retry)
+                } else {
+                    self.stream.send(lastEvent)
+                }
             }
             self.stream.session.close(reason: .timeout)
         }

@@ -20,8 +20,9 @@ extension TimeoutMiddleware {
         /// `{"retry": 2000, "type": "reconnect"}`: its `retry` sets the browser's reconnection delay.
         ///
         /// It carries an `id` only when one is configured, so by default it leaves the client's `Last-Event-ID`
-        /// where the last real event put it and the client resumes without a gap. Without a `type` the browser
-        /// hands it to `onmessage` (with empty data unless `data` is set).
+        /// where the last real event put it and the client resumes without a gap. With only `retry` set it is sent
+        /// as a bare `retry:` field, which the browser applies without dispatching anything; otherwise, without a
+        /// `type`, the browser hands it to `onmessage` (with empty data unless `data` is set).
         public var lastEvent: ServerSentEvent?
 
         public init() {}
@@ -65,5 +66,12 @@ extension TimeoutMiddleware.Configuration {
             throw node.error("must not contain CR, LF or NUL")
         }
         return value
+    }
+}
+
+extension ServerSentEvent {
+    /// Whether the event only sets the reconnection delay: a retry and nothing a client would dispatch or record.
+    var isRetryOnly: Bool {
+        self.retry != nil && self.type == nil && self.id == nil && self.data.isEmpty
     }
 }

@@ -41,7 +41,9 @@ public final class TimeoutMiddleware: MiddlewarePlugin {
         if configuration.idle == nil, configuration.maxLifetime == nil {
             context.warn("\(context.name): neither idle nor maxLifetime is set, so it closes nothing")
         }
-        if let lastEvent = configuration.lastEvent, lastEvent.type == nil, lastEvent.data.isEmpty {
+        if let lastEvent = configuration.lastEvent, lastEvent.type == nil, lastEvent.data.isEmpty,
+            !lastEvent.isRetryOnly
+        {
             context.warn(
                 "\(context.name): lastEvent has neither type nor data, so browsers hand it to onmessage as an empty "
                     + "message; give it a type (such as \"reconnect\") that only interested listeners handle"

@@ -1,8 +1,8 @@
 import Logging
 import NIOConcurrencyHelpers
-import Synchronization
 public import NIOCore
 public import NIOHTTP1
+import Synchronization
 
 /// One open event stream: who asked for it, what it subscribes to, and how it ends.
 ///

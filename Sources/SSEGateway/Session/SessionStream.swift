@@ -55,6 +55,17 @@ public final class SessionStream {
         return self.handler?.sendMessage(buffer, kind: .event) ?? false
     }
 
+    /// Sets the client's reconnection delay (`retry: N` alone) without dispatching anything: a message with no
+    /// `data` line changes `EventSource`'s reconnection time and fires no event, and leaves `Last-Event-ID` as it
+    /// was. Returns false when the stream has ended.
+    @discardableResult
+    public func sendRetry(milliseconds: UInt64) -> Bool {
+        self.eventLoop.preconditionInEventLoop()
+        var buffer = self.allocator.buffer(capacity: 32)
+        buffer.writeString("retry: \(milliseconds)\n\n")
+        return self.handler?.sendMessage(buffer, kind: .comment) ?? false
+    }
+
     /// Sends a comment line (`: text`), which clients ignore but which keeps intermediaries and the client's
     /// connection alive. Returns false when the stream has ended.
     @discardableResult

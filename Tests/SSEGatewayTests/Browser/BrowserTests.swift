@@ -131,9 +131,9 @@ struct BrowserTests {
         func verify(using algorithm: some JWTAlgorithm) throws {}
     }
 
-    static func token(publish: [String], subscribe: [String]) async throws -> String {
+    static func token(publish: [String], subscribe: [String], secret: String = Self.secret) async throws -> String {
         let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: Self.secret), digestAlgorithm: .sha256)
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
         return try await keys.sign(
             Payload(
                 mercure: MercureClaim(publish: publish, subscribe: subscribe),

@@ -41,9 +41,11 @@ struct TimeoutConfigurationTests {
             middlewareCheck(#"{"use": "timeout", "maxLifetime": "0s"}"#).warnings
                 == ["timeout: neither idle nor maxLifetime is set, so it closes nothing"]
         )
-        let retryOnly = middlewareCheck(#"{"use": "timeout", "lastEvent": {"retry": 2000}}"#).warnings
-        #expect(retryOnly.count == 1)
-        #expect(retryOnly.first?.contains("onmessage as an empty message") == true)
+        // A bare retry is sent without a data line and dispatches nothing: no warning.
+        #expect(middlewareCheck(#"{"use": "timeout", "lastEvent": {"retry": 2000}}"#).warnings == [])
+        let idOnly = middlewareCheck(#"{"use": "timeout", "lastEvent": {"retry": 2000, "id": "x"}}"#).warnings
+        #expect(idOnly.count == 1)
+        #expect(idOnly.first?.contains("onmessage as an empty message") == true)
         #expect(middlewareCheck(#"{"use": "timeout", "lastEvent": {"retry": 2000, "type": "bye"}}"#).warnings == [])
     }
 
