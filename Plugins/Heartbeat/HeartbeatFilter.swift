@@ -42,15 +42,9 @@ final class HeartbeatFilter: StreamFilter {
             eventLoop.execute { loopBound.value.stop() }
         }
 
-        guard !socketOptions.settings.isEmpty else { return }
-        // The stream's channel is attached right after the filters are made: set the options once it is.
-        eventLoop.execute {
-            let stream = loopBound.value.stream
-            guard stream.isOpen else { return }
-            for setting in socketOptions.settings {
-                stream.setSocketOption(setting.option, value: setting.value).whenFailure { error in
-                    log("could not set \(setting.name)=\(setting.value): \(error)")
-                }
+        for setting in socketOptions.settings {
+            self.stream.setSocketOption(setting.option, value: setting.value).whenFailure { error in
+                log("could not set \(setting.name)=\(setting.value): \(error)")
             }
         }
     }

@@ -416,7 +416,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             chunked: chunked,
             maxBufferedBytes: max(1, self.server.configuration.streams.maxBufferedBytes / 2)
         )
-        let sessionStream = SessionStream(session: session, allocator: context.channel.allocator)
+        let sessionStream = SessionStream(session: session, channel: context.channel)
         sessionStream.handler = stream
         stream.setFilters(mount.middleware.compactMap { $0.makeStreamFilter(for: sessionStream) })
         self.machine.startedStreaming()

@@ -66,8 +66,6 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     var isWritable: Bool { self.writable && self.context != nil }
 
-    var channel: (any Channel)? { self.context?.channel }
-
     var isOpen: Bool { self.context != nil && !self.session.isClosed }
 
     func handlerAdded(context: ChannelHandlerContext) {

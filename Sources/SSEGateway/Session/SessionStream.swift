@@ -12,10 +12,12 @@ public final class SessionStream {
     public let allocator: ByteBufferAllocator
 
     weak var handler: SSEStreamHandler?
+    let channel: any Channel
 
-    init(session: Session, allocator: ByteBufferAllocator) {
+    init(session: Session, channel: any Channel) {
         self.session = session
-        self.allocator = allocator
+        self.channel = channel
+        self.allocator = channel.allocator
     }
 
     /// The loop the stream lives on.
@@ -34,15 +36,13 @@ public final class SessionStream {
     }
 
     /// Sets a socket option on the stream's connection (TCP keepalive, `TCP_USER_TIMEOUT`), so that a middleware
-    /// can make the kernel notice a dead peer. Fails when the stream has ended.
+    /// can make the kernel notice a dead peer. Works from ``Middleware/makeStreamFilter(for:)`` on; fails once the
+    /// connection is closed.
     public func setSocketOption(
         _ option: ChannelOptions.Types.SocketOption,
         value: SocketOptionValue
     ) -> EventLoopFuture<Void> {
-        guard let channel = self.handler?.channel else {
-            return self.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
-        }
-        return channel.setOption(option, value: value)
+        self.channel.setOption(option, value: value)
     }
 
     /// Sends an event to this client only, through the stream's filters, and flushes it. It bypasses the hub: it

@@ -50,7 +50,7 @@ struct TimerStream {
                 chunked: false,
                 maxBufferedBytes: 1 << 20
             )
-            let stream = SessionStream(session: session, allocator: channel.allocator)
+            let stream = SessionStream(session: session, channel: channel)
             stream.handler = handler
             handler.setFilters(middleware.compactMap { $0.makeStreamFilter(for: stream) })
             try channel.pipeline.syncOperations.addHandler(handler)

@@ -25,12 +25,13 @@ struct TimeoutLiveTests {
             let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
             #expect(TimeoutMiddleware.liveTimersInProcess >= 1)
             let publisher = try await TestPublisher.connect(port: port)
+            // Timed from before the publish, so the measured idle time is never shorter than the real one.
+            let lastEvent = ContinuousClock.now
             try await publisher.publish([("topic", "a"), ("data", "hello"), ("id", "e1")])
             try await subscriber.waitForEvents(1)
-            let lastEvent = ContinuousClock.now
             let received = try await subscriber.client.waitForClose()
             let idle = ContinuousClock.now - lastEvent
-            #expect((.milliseconds(370)...(.milliseconds(600))).contains(idle), "closed \(idle) after the last event")
+            #expect((.milliseconds(400)...(.milliseconds(800))).contains(idle), "closed \(idle) after the last event")
             #expect(received.hasSuffix("0\r\n\r\n"), "the chunked body ends cleanly")
             let body = try await subscriber.body()
             #expect(body.hasSuffix(Self.lastEventText))
@@ -52,8 +53,9 @@ struct TimeoutLiveTests {
                 // Opened one after the other so that each opening is timed without waiting for the others; the
                 // closes are awaited concurrently.
                 for _ in 0..<sessions {
-                    let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
+                    // Timed from before the request, so a measured lifetime is never shorter than the real one.
                     let opened = ContinuousClock.now
+                    let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
                     group.addTask {
                         try await subscriber.client.waitForClose()
                         let lifetime = ContinuousClock.now - opened
@@ -75,8 +77,10 @@ struct TimeoutLiveTests {
         let summary =
             "n=\(milliseconds.count) min=\(Int(shortest)) max=\(Int(longest)) mean=\(Int(mean)) sd=\(Int(deviation)) ms"
         #expect(milliseconds.count == sessions)
-        // 320–400 ms, with room for the client's own view of open and close.
-        #expect(shortest >= 300 && longest <= 450, "\(summary)")
+        // 320–400 ms. Measured from before the request, a lifetime is never shorter than the real one; on a busy
+        // machine a close can be observed late (the exact bounds are asserted on a testing clock in
+        // TimeoutEmbeddedTests).
+        #expect(shortest >= 320 && longest <= 650, "\(summary)")
         // Uniform over 80 ms has a standard deviation of 23 ms; a fixed lifetime would give a few ms.
         #expect(longest - shortest >= 50, "\(summary)")
         #expect(deviation >= 12, "\(summary)")
