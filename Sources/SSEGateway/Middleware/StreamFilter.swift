@@ -16,12 +16,9 @@ public protocol StreamFilter: AnyObject {
     /// Bytes to send after the last message when the gateway ends the stream (a compression trailer). Default none.
     func finish(allocator: ByteBufferAllocator) -> ByteBuffer?
 
-    /// Called after each message is written: live and replayed events and messages sent through ``SessionStream``.
-    /// Implement this or ``didWrite(_:)``, whose default calls it.
-    func didWrite()
-
-    /// Called after each message is written, with what it was, so that an observer can tell events (what a client
-    /// acts on: an idle timeout) from comments (keep-alives that reset only a heartbeat). Default: ``didWrite()``.
+    /// Called after each message is written (live and replayed events, messages sent through ``SessionStream``), with
+    /// what it was, so that an observer can tell events (what a client acts on: an idle timeout) from comments
+    /// (keep-alives that reset only a heartbeat).
     func didWrite(_ kind: StreamMessageKind)
 
     /// Called when the socket stops or starts taking bytes (the peer stopped reading, or resumed).
@@ -35,9 +32,7 @@ extension StreamFilter {
 
     public func finish(allocator: ByteBufferAllocator) -> ByteBuffer? { nil }
 
-    public func didWrite() {}
-
-    public func didWrite(_ kind: StreamMessageKind) { self.didWrite() }
+    public func didWrite(_ kind: StreamMessageKind) {}
 
     public func writabilityChanged(isWritable: Bool) {}
 }
