@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SSEGateway", targets: ["SSEGateway"]),
+        .library(name: "BuiltInMiddleware", targets: ["BuiltInMiddleware"]),
         .executable(name: "sse-gateway", targets: ["sse-gateway"]),
     ],
     dependencies: [
@@ -90,16 +91,15 @@ let package = Package(
             ],
             path: "Plugins/RequestLogger"
         ),
+        .target(
+            name: "BuiltInMiddleware",
+            dependencies: ["SSEGateway", "Auth", "Compression", "Heartbeat", "Timeout", "CORS", "RequestLogger"]
+        ),
         .executableTarget(
             name: "sse-gateway",
             dependencies: [
                 "SSEGateway",
-                "Auth",
-                "Compression",
-                "Heartbeat",
-                "Timeout",
-                "CORS",
-                "RequestLogger",
+                "BuiltInMiddleware",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -110,6 +110,7 @@ let package = Package(
             name: "SSEGatewayTests",
             dependencies: [
                 "SSEGateway",
+                "BuiltInMiddleware",
                 "Auth",
                 "Compression",
                 "Heartbeat",

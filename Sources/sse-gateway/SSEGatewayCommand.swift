@@ -1,14 +1,9 @@
 import ArgumentParser
-import Auth
-import CORS
-import Compression
+import BuiltInMiddleware
 import Foundation
-import Heartbeat
 import Logging
-import RequestLogger
 import SSEGateway
 import ServiceLifecycle
-import Timeout
 
 @main
 struct SSEGatewayCommand: AsyncParsableCommand {
@@ -28,18 +23,6 @@ func loadConfiguration(path: String) throws -> GatewayConfiguration {
         printError("\(path): \(error)")
         throw ExitCode(1)
     }
-}
-
-/// The middleware `config.json` can name: the built-in plugins.
-func builtInMiddleware() -> MiddlewareRegistry {
-    var registry = MiddlewareRegistry()
-    registry.register(AuthMiddleware.self)
-    registry.register(CompressionMiddleware.self)
-    registry.register(CORSMiddleware.self)
-    registry.register(HeartbeatMiddleware.self)
-    registry.register(RequestLoggerMiddleware.self)
-    registry.register(TimeoutMiddleware.self)
-    return registry
 }
 
 func printError(_ message: String) {
@@ -63,7 +46,8 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "sse-gateway")
         let server: GatewayServer
         do {
-            server = try GatewayServer(configuration: configuration, registry: builtInMiddleware(), logger: logger)
+            server = try GatewayServer(
+                configuration: configuration, registry: MiddlewareRegistry.builtIn, logger: logger)
         } catch {
             printError("\(self.config): \(error)")
             throw ExitCode(1)
@@ -95,7 +79,7 @@ struct CheckConfig: ParsableCommand {
         let configuration = try loadConfiguration(path: self.path)
         let warnings: [String]
         do {
-            warnings = try GatewayServer.check(configuration: configuration, registry: builtInMiddleware())
+            warnings = try GatewayServer.check(configuration: configuration, registry: MiddlewareRegistry.builtIn)
         } catch {
             printError("\(self.path): \(error)")
             throw ExitCode(1)

@@ -16,26 +16,7 @@ struct EmbeddedStream {
         let loop = EmbeddedEventLoop()
         let metrics = GatewayMetrics()
         let hub = Hub(eventLoops: [loop], configuration: .init(), metrics: metrics)
-        let session = Session(
-            id: EventID.generate(),
-            request: RequestFacts(
-                method: .GET,
-                uri: "/.well-known/mercure?topic=\(topic)",
-                path: "/.well-known/mercure",
-                query: [("topic", topic)],
-                headers: [:],
-                remoteAddress: nil,
-                version: .http1_1
-            ),
-            topics: [TopicSelector(topic)],
-            lastEventID: nil,
-            eventLoop: loop,
-            environment: SessionEnvironment(
-                logger: Logger(label: "test"),
-                metrics: metrics,
-                closeListenerTimeout: .seconds(1)
-            )
-        )
+        let session = Session.testing(topic: topic, eventLoop: loop, metrics: metrics)
         let channel = EmbeddedChannel(loop: loop)
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
         for handler in outer {

@@ -1,12 +1,7 @@
-import Auth
-import CORS
-import Compression
+import BuiltInMiddleware
 import Foundation
-import Heartbeat
 import Logging
 import NIOCore
-import RequestLogger
-import Timeout
 
 @testable import SSEGateway
 
@@ -37,16 +32,7 @@ enum TestGateway {
 
 extension MiddlewareRegistry {
     /// The built-in plugins, as the `sse-gateway` command registers them.
-    static var plugins: MiddlewareRegistry {
-        var registry = MiddlewareRegistry()
-        registry.register(AuthMiddleware.self)
-        registry.register(CompressionMiddleware.self)
-        registry.register(CORSMiddleware.self)
-        registry.register(HeartbeatMiddleware.self)
-        registry.register(RequestLoggerMiddleware.self)
-        registry.register(TimeoutMiddleware.self)
-        return registry
-    }
+    static var plugins: MiddlewareRegistry { .builtIn }
 }
 
 extension GatewayConfiguration {
