@@ -53,7 +53,10 @@ struct CommandLineTests {
     @Test(
         arguments: [
             (#"{"hub": {"history": {"size": "ten"}}}"#, #"hub.history.size: expected an integer, got "ten""#),
-            (#"{"sever": {}}"#, "sever: unknown key; known keys: hub, logging, middleware, routes, server, streams"),
+            (
+                #"{"sever": {}}"#,
+                "sever: unknown key; known keys: hub, logging, middleware, routes, server, shutdown, streams"
+            ),
             (#"{"server": {"port": 70000}}"#, "server.port: must be between 0 and 65535"),
             (#"{"server": {"requestHeaderTimeout": 10}}"#, "server.requestHeaderTimeout: expected a duration"),
             (#"{"hub": {"publishAllowedFrom": ["127.0.0.1", "nope"]}}"#, "hub.publishAllowedFrom[1]:"),
@@ -145,7 +148,12 @@ final class GatewayProcess: @unchecked Sendable {
 struct ServeProcessTests {
     @Test(arguments: [SIGTERM, SIGINT])
     func signalStopsCleanlyAndEndsStreams(signal: Int32) async throws {
-        let path = try writeConfig(#"{"server": {"host": "127.0.0.1", "port": 0, "threads": 1}}"#)
+        let path = try writeConfig(
+            #"""
+            {"server": {"host": "127.0.0.1", "port": 0, "threads": 1},
+             "shutdown": {"readinessGrace": "100ms", "drainTimeout": "100ms"}}
+            """#
+        )
         defer { try? FileManager.default.removeItem(atPath: path) }
         let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
         let output = await gateway.waitForOutput("listening")
