@@ -91,6 +91,14 @@ let package = Package(
             ],
             path: "Plugins/RequestLogger"
         ),
+        .target(
+            name: "ShutdownProbe",
+            dependencies: [
+                "SSEGateway",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Plugins/ShutdownProbe"
+        ),
         .executableTarget(
             name: "sse-gateway",
             dependencies: [
@@ -101,6 +109,7 @@ let package = Package(
                 "Timeout",
                 "CORS",
                 "RequestLogger",
+                "ShutdownProbe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

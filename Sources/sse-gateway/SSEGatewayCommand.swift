@@ -8,6 +8,7 @@ import Logging
 import RequestLogger
 import SSEGateway
 import ServiceLifecycle
+import ShutdownProbe
 import Timeout
 import UnixSignals
 
@@ -31,7 +32,8 @@ func loadConfiguration(path: String) throws -> GatewayConfiguration {
     }
 }
 
-/// The middleware `config.json` can name: the built-in plugins.
+/// The middleware `config.json` can name: the built-in plugins, and `shutdown-probe`, which the integration tests use
+/// to observe shutdown and which does nothing unless named.
 func builtInMiddleware() -> MiddlewareRegistry {
     var registry = MiddlewareRegistry()
     registry.register(AuthMiddleware.self)
@@ -40,6 +42,7 @@ func builtInMiddleware() -> MiddlewareRegistry {
     registry.register(HeartbeatMiddleware.self)
     registry.register(RequestLoggerMiddleware.self)
     registry.register(TimeoutMiddleware.self)
+    registry.register(ShutdownProbeMiddleware.self)
     return registry
 }
 
