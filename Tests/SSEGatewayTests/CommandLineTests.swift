@@ -33,7 +33,7 @@ private func runGateway(_ arguments: [String]) async throws -> (status: Int32, o
     )
 }
 
-private func writeConfig(_ json: String) throws -> String {
+func writeConfig(_ json: String) throws -> String {
     let path = FileManager.default.temporaryDirectory
         .appendingPathComponent("sse-gateway-test-\(UUID().uuidString).json").path
     try json.write(toFile: path, atomically: true, encoding: .utf8)
@@ -84,11 +84,13 @@ struct CommandLineTests {
 
 /// A `sse-gateway serve` child process whose standard error is watched line by line.
 final class GatewayProcess: @unchecked Sendable {
-    // @unchecked: `lines` and `waiters` are guarded by `lock`.
+    // @unchecked: `text`, `waiters`, `status` and `exitWaiters` are guarded by `lock`.
     private let process = Process()
     private let lock = NSLock()
     private var text = ""
     private var waiters: [(String, CheckedContinuation<String, Never>)] = []
+    private var status: Int32?
+    private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
 
     init(arguments: [String]) throws {
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -101,6 +103,16 @@ final class GatewayProcess: @unchecked Sendable {
             let data = handle.availableData
             guard let self, !data.isEmpty else { return }
             self.append(String(decoding: data, as: UTF8.self))
+        }
+        // A termination handler rather than `waitUntilExit`, which can hang inside the test runner.
+        self.process.terminationHandler = { [weak self] process in
+            guard let self else { return }
+            self.lock.lock()
+            self.status = process.terminationStatus
+            let waiters = self.exitWaiters
+            self.exitWaiters = []
+            self.lock.unlock()
+            for waiter in waiters { waiter.resume(returning: process.terminationStatus) }
         }
         try self.process.run()
     }
@@ -130,17 +142,35 @@ final class GatewayProcess: @unchecked Sendable {
         }
     }
 
+    /// Everything written to standard error so far.
+    var output: String {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return self.text
+    }
+
     func signal(_ signal: Int32) {
         kill(self.process.processIdentifier, signal)
     }
 
     func waitForExit() async -> Int32 {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                self.process.waitUntilExit()
-                continuation.resume(returning: self.process.terminationStatus)
+            self.lock.lock()
+            if let status = self.status {
+                self.lock.unlock()
+                continuation.resume(returning: status)
+            } else {
+                self.exitWaiters.append(continuation)
+                self.lock.unlock()
             }
         }
+    }
+
+    /// The port of the `listening` line.
+    func port() async throws -> Int {
+        let output = await self.waitForOutput("listening")
+        let match = try #require(try Regex("127\\.0\\.0\\.1:([0-9]+)").firstMatch(in: output))
+        return try #require(match.output[1].substring.flatMap { Int($0) })
     }
 }
 
