@@ -75,6 +75,37 @@ struct CommandLineTests {
         #expect(serve.error.contains(message))
     }
 
+    @Test func checkConfigReportsShutdownHandlersAndBudgets() async throws {
+        let path = try writeConfig(
+            #"""
+            {"middleware": [{"use": "shutdown-probe", "handlers": [{"name": "flush"}]}],
+             "shutdown": {"readinessGrace": "1s", "drainTimeout": "1s", "hardDeadline": "5s",
+                          "handlers": {"flush": "2s", "ghost": "2s"}}}
+            """#
+        )
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let check = try await runGateway(["check-config", path])
+        #expect(check.status == 0)
+        #expect(check.output.contains("warning: shutdown.handlers.ghost: no shutdown handler is registered"))
+        #expect(!check.output.contains("shutdown.handlers.flush"))
+        #expect(check.output.contains("exceed hardDeadline"))
+    }
+
+    @Test func duplicateShutdownHandlerNameIsAStartupError() async throws {
+        let path = try writeConfig(
+            #"""
+            {"middleware": [{"use": "shutdown-probe", "handlers": [{"name": "flush"}, {"name": "flush"}]}]}
+            """#
+        )
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let check = try await runGateway(["check-config", path])
+        #expect(check.status == 1)
+        #expect(
+            check.error.contains("middleware[0].handlers[1]: a shutdown handler named \"flush\" is already registered"))
+        let serve = try await runGateway(["serve", "--config", path])
+        #expect(serve.status == 1)
+    }
+
     @Test func missingConfigFileIsAnError() async throws {
         let result = try await runGateway(["check-config", "/nonexistent/config.json"])
         #expect(result.status == 1)

@@ -132,4 +132,26 @@ struct ShutdownProcessTests {
         #expect(!output.contains("step=grace"))
         try await subscriber.client.waitForClose()
     }
+
+    @Test func hardDeadlineBoundsTheSequence() async throws {
+        let path = try writeConfig(
+            #"""
+            {"server": {"host": "127.0.0.1", "port": 0, "threads": 1},
+             "middleware": [{"use": "shutdown-probe", "handlers": [{"name": "stuck", "behaviour": "hang"}]}],
+             "shutdown": {"readinessGrace": "100ms", "drainTimeout": "100ms", "handlerTimeout": "20s",
+                          "hardDeadline": "1s"}}
+            """#
+        )
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
+        _ = try await gateway.port()
+        let signalled = ContinuousClock.now
+        gateway.signal(SIGTERM)
+        let status = await gateway.waitForExit()
+        let elapsed = ContinuousClock.now - signalled
+        #expect(status == 4)
+        #expect(elapsed >= .milliseconds(900), "not before the deadline: \(elapsed)")
+        #expect(elapsed < .seconds(5), "the 20 s handler timeout did not hold the process: \(elapsed)")
+        #expect(gateway.output.contains("shutdown hard deadline reached"))
+    }
 }
