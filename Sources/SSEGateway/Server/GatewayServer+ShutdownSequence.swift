@@ -29,11 +29,11 @@ extension GatewayServer {
                 case .none:
                     return
                 case .runHandler(let name, let timeout):
-                    let outcome = await self.runShutdownHandler(
-                        name: name,
-                        timeout: timeout,
-                        handler: handlers.first(where: { $0.name == name })!.handler
-                    )
+                    // The plan holds only registered names, so the lookup always succeeds.
+                    var outcome = ShutdownSequence.HandlerOutcome.finished
+                    if let entry = handlers.first(where: { $0.name == name }) {
+                        outcome = await self.runShutdownHandler(name: name, timeout: timeout, handler: entry.handler)
+                    }
                     metadata["handler"] = "\(name)"
                     metadata["outcome"] = "\(outcome)"
                     Self.log(self.logger, metadata, since: stepStarted, level: outcome == .finished ? .info : .error)
