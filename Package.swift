@@ -30,6 +30,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .systemLibrary(
@@ -92,8 +93,18 @@ let package = Package(
             path: "Plugins/RequestLogger"
         ),
         .target(
+            name: "ShutdownProbe",
+            dependencies: [
+                "SSEGateway",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Plugins/ShutdownProbe"
+        ),
+        .target(
             name: "BuiltInMiddleware",
-            dependencies: ["SSEGateway", "Auth", "Compression", "Heartbeat", "Timeout", "CORS", "RequestLogger"]
+            dependencies: [
+                "SSEGateway", "Auth", "Compression", "Heartbeat", "Timeout", "CORS", "RequestLogger", "ShutdownProbe",
+            ]
         ),
         .executableTarget(
             name: "sse-gateway",
@@ -104,6 +115,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(

@@ -4,6 +4,7 @@ import Compression
 import Heartbeat
 import RequestLogger
 public import SSEGateway
+import ShutdownProbe
 import Timeout
 
 extension MiddlewareRegistry {
@@ -17,6 +18,8 @@ extension MiddlewareRegistry {
         registry.register(HeartbeatMiddleware.self)
         registry.register(RequestLoggerMiddleware.self)
         registry.register(TimeoutMiddleware.self)
+        // Does nothing unless a configuration names it: the process tests observe shutdown through it.
+        registry.register(ShutdownProbeMiddleware.self)
         return registry
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import SSEGateway
 import ServiceLifecycle
+import UnixSignals
 
 @main
 struct SSEGatewayCommand: AsyncParsableCommand {
@@ -55,14 +56,28 @@ struct Serve: AsyncParsableCommand {
         for warning in server.warnings {
             logger.warning("config: \(warning)")
         }
+        let signals: [UnixSignal] = configuration.shutdown.signals.map { signal in
+            switch signal {
+            case .sigterm: .sigterm
+            case .sigint: .sigint
+            case .sighup: .sighup
+            case .sigquit: .sigquit
+            case .sigusr1: .sigusr1
+            case .sigusr2: .sigusr2
+            }
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: server)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
+                gracefulShutdownSignals: signals,
                 logger: logger
             )
         )
         try await group.run()
+        // The exit codes are documented on ShutdownExitCode: 0 clean, 3 a handler failed, 4 hard deadline, 5 fast exit.
+        if let code = server.shutdownExitCode, code != .clean {
+            throw ExitCode(code.rawValue)
+        }
     }
 }
 

@@ -33,7 +33,7 @@ private func runGateway(_ arguments: [String]) async throws -> (status: Int32, o
     )
 }
 
-private func writeConfig(_ json: String) throws -> String {
+func writeConfig(_ json: String) throws -> String {
     let path = FileManager.default.temporaryDirectory
         .appendingPathComponent("sse-gateway-test-\(UUID().uuidString).json").path
     try json.write(toFile: path, atomically: true, encoding: .utf8)
@@ -53,7 +53,10 @@ struct CommandLineTests {
     @Test(
         arguments: [
             (#"{"hub": {"history": {"size": "ten"}}}"#, #"hub.history.size: expected an integer, got "ten""#),
-            (#"{"sever": {}}"#, "sever: unknown key; known keys: hub, logging, middleware, routes, server, streams"),
+            (
+                #"{"sever": {}}"#,
+                "sever: unknown key; known keys: hub, logging, middleware, routes, server, shutdown, streams"
+            ),
             (#"{"server": {"port": 70000}}"#, "server.port: must be between 0 and 65535"),
             (#"{"server": {"requestHeaderTimeout": 10}}"#, "server.requestHeaderTimeout: expected a duration"),
             (#"{"hub": {"publishAllowedFrom": ["127.0.0.1", "nope"]}}"#, "hub.publishAllowedFrom[1]:"),
@@ -72,6 +75,37 @@ struct CommandLineTests {
         #expect(serve.error.contains(message))
     }
 
+    @Test func checkConfigReportsShutdownHandlersAndBudgets() async throws {
+        let path = try writeConfig(
+            #"""
+            {"middleware": [{"use": "shutdown-probe", "handlers": [{"name": "flush"}]}],
+             "shutdown": {"readinessGrace": "1s", "drainTimeout": "1s", "hardDeadline": "5s",
+                          "handlers": {"flush": "2s", "ghost": "2s"}}}
+            """#
+        )
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let check = try await runGateway(["check-config", path])
+        #expect(check.status == 0)
+        #expect(check.output.contains("warning: shutdown.handlers.ghost: no shutdown handler is registered"))
+        #expect(!check.output.contains("shutdown.handlers.flush"))
+        #expect(check.output.contains("exceed hardDeadline"))
+    }
+
+    @Test func duplicateShutdownHandlerNameIsAStartupError() async throws {
+        let path = try writeConfig(
+            #"""
+            {"middleware": [{"use": "shutdown-probe", "handlers": [{"name": "flush"}, {"name": "flush"}]}]}
+            """#
+        )
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let check = try await runGateway(["check-config", path])
+        #expect(check.status == 1)
+        #expect(
+            check.error.contains("middleware[0].handlers[1]: a shutdown handler named \"flush\" is already registered"))
+        let serve = try await runGateway(["serve", "--config", path])
+        #expect(serve.status == 1)
+    }
+
     @Test func missingConfigFileIsAnError() async throws {
         let result = try await runGateway(["check-config", "/nonexistent/config.json"])
         #expect(result.status == 1)
@@ -81,11 +115,13 @@ struct CommandLineTests {
 
 /// A `sse-gateway serve` child process whose standard error is watched line by line.
 final class GatewayProcess: @unchecked Sendable {
-    // @unchecked: `lines` and `waiters` are guarded by `lock`.
+    // @unchecked: `text`, `waiters`, `status` and `exitWaiters` are guarded by `lock`.
     private let process = Process()
     private let lock = NSLock()
     private var text = ""
     private var waiters: [(String, CheckedContinuation<String, Never>)] = []
+    private var status: Int32?
+    private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
 
     init(arguments: [String]) throws {
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -98,6 +134,16 @@ final class GatewayProcess: @unchecked Sendable {
             let data = handle.availableData
             guard let self, !data.isEmpty else { return }
             self.append(String(decoding: data, as: UTF8.self))
+        }
+        // A termination handler rather than `waitUntilExit`, which can hang inside the test runner.
+        self.process.terminationHandler = { [weak self] process in
+            guard let self else { return }
+            self.lock.lock()
+            self.status = process.terminationStatus
+            let waiters = self.exitWaiters
+            self.exitWaiters = []
+            self.lock.unlock()
+            for waiter in waiters { waiter.resume(returning: process.terminationStatus) }
         }
         try self.process.run()
     }
@@ -127,17 +173,35 @@ final class GatewayProcess: @unchecked Sendable {
         }
     }
 
+    /// Everything written to standard error so far.
+    var output: String {
+        self.lock.lock()
+        defer { self.lock.unlock() }
+        return self.text
+    }
+
     func signal(_ signal: Int32) {
         kill(self.process.processIdentifier, signal)
     }
 
     func waitForExit() async -> Int32 {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                self.process.waitUntilExit()
-                continuation.resume(returning: self.process.terminationStatus)
+            self.lock.lock()
+            if let status = self.status {
+                self.lock.unlock()
+                continuation.resume(returning: status)
+            } else {
+                self.exitWaiters.append(continuation)
+                self.lock.unlock()
             }
         }
+    }
+
+    /// The port of the `listening` line.
+    func port() async throws -> Int {
+        let output = await self.waitForOutput("listening")
+        let match = try #require(try Regex("127\\.0\\.0\\.1:([0-9]+)").firstMatch(in: output))
+        return try #require(match.output[1].substring.flatMap { Int($0) })
     }
 }
 
@@ -145,7 +209,12 @@ final class GatewayProcess: @unchecked Sendable {
 struct ServeProcessTests {
     @Test(arguments: [SIGTERM, SIGINT])
     func signalStopsCleanlyAndEndsStreams(signal: Int32) async throws {
-        let path = try writeConfig(#"{"server": {"host": "127.0.0.1", "port": 0, "threads": 1}}"#)
+        let path = try writeConfig(
+            #"""
+            {"server": {"host": "127.0.0.1", "port": 0, "threads": 1},
+             "shutdown": {"readinessGrace": "100ms", "drainTimeout": "100ms"}}
+            """#
+        )
         defer { try? FileManager.default.removeItem(atPath: path) }
         let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
         let output = await gateway.waitForOutput("listening")

@@ -360,7 +360,7 @@ struct GatewayConfigurationTests {
     @Test func rejectsUnknownTopLevelKey() {
         #expect(
             configError(#"{"sever": {}}"#)
-                == "sever: unknown key; known keys: hub, logging, middleware, routes, server, streams")
+                == "sever: unknown key; known keys: hub, logging, middleware, routes, server, shutdown, streams")
     }
 
     @Test func rejectsUnknownNestedKeys() {

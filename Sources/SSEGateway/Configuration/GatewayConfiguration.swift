@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var streams = Streams()
     /// What the gateway writes to its log.
     public var logging = Logging()
+    /// How the gateway stops: signals, budgets and the notice sent to open streams.
+    public var shutdown = Shutdown()
     /// The middleware chain every hub route uses, outermost first. Default: none.
     public var middleware: [MiddlewareEntry] = []
     /// Paths where the hub is served and how their chains differ from ``middleware``. The hub is always at
@@ -122,6 +124,9 @@ extension GatewayConfiguration {
             logging = try object.decode("logging", default: defaults.logging) { node throws(ConfigError) in
                 try Logging(from: node)
             }
+            shutdown = try object.decode("shutdown", default: defaults.shutdown) { node throws(ConfigError) in
+                try Shutdown(from: node)
+            }
             middleware = try object.decode("middleware", default: defaults.middleware) { node throws(ConfigError) in
                 try MiddlewareEntry.chain(from: node)
             }
@@ -178,6 +183,7 @@ extension GatewayConfiguration {
                     + "\(server.host):\(server.port)"
             )
         }
+        warnings.append(contentsOf: shutdown.budgetWarnings())
         return warnings
     }
 }

@@ -56,6 +56,16 @@ final class HubShard: @unchecked Sendable {
         }
     }
 
+    /// Calls `body` once for each stream of this loop.
+    func forEachStream(_ body: (SSEStreamHandler) -> Void) {
+        self.eventLoop.assertInEventLoop()
+        var seen: Set<ObjectIdentifier> = []
+        for stream in self.inexact.streams where seen.insert(ObjectIdentifier(stream)).inserted { body(stream) }
+        for bucket in self.exact.values {
+            for stream in bucket.streams where seen.insert(ObjectIdentifier(stream)).inserted { body(stream) }
+        }
+    }
+
     /// Entries held for live delivery: one per exact topic of each stream, plus one for each stream with a template
     /// or `*` selector. Zero once every stream has gone.
     var registrationCount: Int {

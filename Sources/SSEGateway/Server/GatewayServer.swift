@@ -19,11 +19,12 @@ public final class GatewayServer: Sendable {
     public let hub: Hub
 
     let context: ServerContext
-    private let group: any EventLoopGroup
-    private let ownsGroup: Bool
-    private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
-    private let stopping = Atomic<Bool>(false)
-    private let logger: Logger
+    let group: any EventLoopGroup
+    let ownsGroup: Bool
+    let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    let stopping = Atomic<Bool>(false)
+    let logger: Logger
+    let exitCode = Atomic<Int32>(-1)
 
     /// Advice about risky but valid settings (from the configuration and its middleware), logged at startup.
     public let warnings: [String]
@@ -81,14 +82,16 @@ public final class GatewayServer: Sendable {
         configuration: GatewayConfiguration,
         registry: MiddlewareRegistry
     ) throws(ConfigError) -> [String] {
-        try HubMounts.build(
+        let shutdownHandlers = ShutdownHandlerRegistry()
+        let warnings = try HubMounts.build(
             configuration: configuration,
             registry: registry,
             extra: [],
             logger: Logger(label: "sse-gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
             metrics: NOOPMetricsHandler.instance,
-            shutdownHandlers: ShutdownHandlerRegistry()
+            shutdownHandlers: shutdownHandlers
         ).warnings
+        return warnings + configuration.shutdown.unknownHandlerWarnings(registered: shutdownHandlers.names)
     }
 
     /// Registers work to run when the gateway stops, after every session has closed; handlers run in reverse
@@ -186,13 +189,13 @@ public final class GatewayServer: Sendable {
         }
     }
 
-    /// Runs the shutdown handlers, last registered first, each raced against the close-listener timeout; a handler
+    /// Runs the shutdown handlers, last registered first, each raced against its timeout from `shutdown`; a handler
     /// that throws or overruns is logged and the rest still run.
     func runShutdownHandlers() async {
         guard let loop = self.hub.shards.first?.eventLoop else { return }
         for (name, handler) in self.context.shutdownHandlers.runOrder {
             let outcome = await ListenerRace.run(
-                timeout: self.context.sessionEnvironment.closeListenerTimeout,
+                timeout: TimeAmount(self.configuration.shutdown.timeout(forHandler: name)),
                 on: loop,
                 handler
             )
@@ -219,12 +222,33 @@ public final class GatewayServer: Sendable {
 }
 
 extension GatewayServer: Service {
-    /// Serves until graceful shutdown (SIGTERM/SIGINT through a `ServiceGroup`), then shuts down cleanly.
+    /// Serves until graceful shutdown (a signal of `shutdown.signals` through a `ServiceGroup`), then runs the
+    /// shutdown sequence; its result is ``shutdownExitCode``.
     public func run() async throws {
         try await self.start()
+        for warning in self.configuration.shutdown.unknownHandlerWarnings(
+            registered: self.context.shutdownHandlers.names)
+        {
+            self.logger.warning("config: \(warning)")
+        }
         // Returns when a graceful shutdown is triggered, or throws when the task is cancelled.
-        try? await gracefulShutdown()
+        do {
+            try await gracefulShutdown()
+        } catch {
+            await self.shutdown()
+            return
+        }
         self.logger.info("graceful shutdown started")
-        await self.shutdown()
+        let code = await self.runShutdownSequence()
+        self.exitCode.store(code.rawValue, ordering: .relaxed)
+        if code == .clean || code == .handlerFailed, self.ownsGroup {
+            try? await self.group.shutdownGracefully()
+        }
+        self.logger.info("stopped", metadata: ["exitCode": "\(code.rawValue)"])
+    }
+
+    /// How the last shutdown sequence ended, once ``run()`` has returned after one.
+    public var shutdownExitCode: ShutdownExitCode? {
+        ShutdownExitCode(rawValue: self.exitCode.load(ordering: .relaxed))
     }
 }

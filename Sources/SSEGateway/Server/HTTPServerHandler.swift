@@ -147,6 +147,14 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         context: ChannelHandlerContext
     ) -> HTTPRequestStateMachine.Response? {
         let configuration = self.server.configuration
+        if self.server.closing.load(ordering: .relaxed), route.isHub {
+            let retryAfter = max(1, Int(configuration.server.retryAfter.components.seconds))
+            return .init(
+                status: .serviceUnavailable,
+                headers: [("Retry-After", String(retryAfter))],
+                body: "the gateway is shutting down, retry later"
+            )
+        }
         if self.overCapacity {
             let retryAfter = max(1, Int(configuration.server.retryAfter.components.seconds))
             return .init(

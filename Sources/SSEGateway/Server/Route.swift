@@ -43,6 +43,14 @@ enum Route: Equatable {
         }
     }
 
+    /// Whether the request publishes or subscribes: what shutdown turns away once the listener has closed.
+    var isHub: Bool {
+        switch self {
+        case .subscribe, .publish: true
+        default: false
+        }
+    }
+
     /// Whether the route reads a request body; others discard one.
     var readsBody: Bool {
         if case .publish = self { return true }

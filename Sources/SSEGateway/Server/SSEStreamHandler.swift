@@ -194,6 +194,13 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         for filter in self.filters { filter.didWrite(kind) }
     }
 
+    /// Sends `event` to this client only, as ``SessionStream/send(_:)`` does.
+    func sendMessageEvent(_ event: ServerSentEvent) -> Bool {
+        var buffer = ByteBufferAllocator().buffer(capacity: event.encodedSize)
+        event.encode(into: &buffer)
+        return self.sendMessage(buffer, kind: .event)
+    }
+
     /// Writes a message that does not come from the hub (``SessionStream``), through the filters, and flushes it.
     func sendMessage(_ message: ByteBuffer, kind: StreamMessageKind) -> Bool {
         guard self.context != nil, !self.session.isClosed else { return false }

@@ -14,6 +14,8 @@ final class ServerContext: Sendable {
     let logger: Logger
     let openConnections = Atomic<Int>(0)
     let ready = Atomic<Bool>(false)
+    /// Set once shutdown closes the listener: hub requests on open connections then get 503 with `Retry-After`.
+    let closing = Atomic<Bool>(false)
 
     init(
         configuration: GatewayConfiguration,

@@ -167,7 +167,7 @@ struct CORSTests {
             ),
             (
                 #"{"middleware": [{"use": "corz"}]}"#,
-                "middleware[0].use: unknown middleware \"corz\"; known middleware: auth, compression, cors, heartbeat, request-logger, timeout"
+                "middleware[0].use: unknown middleware \"corz\"; known middleware: auth, compression, cors, heartbeat, request-logger, shutdown-probe, timeout"
             ),
         ]
     )

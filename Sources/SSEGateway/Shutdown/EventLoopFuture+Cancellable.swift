@@ -1,0 +1,33 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+extension EventLoopFuture where Value: Sendable {
+    /// The future's value, or nil when it fails or the waiting task is cancelled first; unlike `get()`, a
+    /// cancelled waiter resumes at once, so a shutdown step cannot hang on a future that never completes.
+    func valueUnlessCancelled() async -> Value? {
+        let waiter = NIOLockedValueBox<(done: Bool, continuation: CheckedContinuation<Value?, Never>?)>((false, nil))
+        let resume: @Sendable (Value?) -> Void = { value in
+            let continuation: CheckedContinuation<Value?, Never>? = waiter.withLockedValue { state in
+                defer { state = (true, nil) }
+                return state.continuation
+            }
+            continuation?.resume(returning: value)
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Value?, Never>) in
+                let alreadyDone = waiter.withLockedValue { state -> Bool in
+                    guard !state.done else { return true }
+                    state.continuation = continuation
+                    return false
+                }
+                if alreadyDone {
+                    continuation.resume(returning: nil)
+                    return
+                }
+                self.whenComplete { result in resume(try? result.get()) }
+            }
+        } onCancel: {
+            resume(nil)
+        }
+    }
+}
