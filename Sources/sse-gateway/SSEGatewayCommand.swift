@@ -56,16 +56,7 @@ struct Serve: AsyncParsableCommand {
         for warning in server.warnings {
             logger.warning("config: \(warning)")
         }
-        let signals: [UnixSignal] = configuration.shutdown.signals.map { signal in
-            switch signal {
-            case .sigterm: .sigterm
-            case .sigint: .sigint
-            case .sighup: .sighup
-            case .sigquit: .sigquit
-            case .sigusr1: .sigusr1
-            case .sigusr2: .sigusr2
-            }
-        }
+        let signals = configuration.shutdown.signals.map(\.unixSignal)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: server)],

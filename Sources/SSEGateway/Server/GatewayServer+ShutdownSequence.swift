@@ -1,7 +1,7 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import UnixSignals
+public import UnixSignals
 
 extension GatewayServer {
     /// Drives ``ShutdownSequence``: performs each action, logs each step with its duration, and races the whole
@@ -129,7 +129,7 @@ extension GatewayServer {
         return count
     }
 
-    private func runShutdownHandler(
+    func runShutdownHandler(
         name: String,
         timeout: Duration,
         handler: @escaping ShutdownHandlerRegistry.Handler
@@ -149,7 +149,8 @@ extension GatewayServer {
 }
 
 extension GatewayConfiguration.ShutdownSignal {
-    var unixSignal: UnixSignal {
+    /// The signal as swift-service-lifecycle names it, for a `ServiceGroup`'s `gracefulShutdownSignals`.
+    public var unixSignal: UnixSignal {
         switch self {
         case .sigterm: .sigterm
         case .sigint: .sigint

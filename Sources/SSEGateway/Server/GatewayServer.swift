@@ -192,20 +192,10 @@ public final class GatewayServer: Sendable {
     /// Runs the shutdown handlers, last registered first, each raced against its timeout from `shutdown`; a handler
     /// that throws or overruns is logged and the rest still run.
     func runShutdownHandlers() async {
-        guard let loop = self.hub.shards.first?.eventLoop else { return }
         for (name, handler) in self.context.shutdownHandlers.runOrder {
-            let outcome = await ListenerRace.run(
-                timeout: TimeAmount(self.configuration.shutdown.timeout(forHandler: name)),
-                on: loop,
-                handler
-            )
-            switch outcome {
-            case .finished:
+            let timeout = self.configuration.shutdown.timeout(forHandler: name)
+            if await self.runShutdownHandler(name: name, timeout: timeout, handler: handler) == .finished {
                 self.logger.debug("shutdown handler finished", metadata: ["handler": "\(name)"])
-            case .threw(let error):
-                self.logger.error("shutdown handler threw: \(error)", metadata: ["handler": "\(name)"])
-            case .timedOut:
-                self.logger.error("shutdown handler timed out", metadata: ["handler": "\(name)"])
             }
         }
     }
