@@ -89,10 +89,18 @@ struct ShutdownProcessTests {
             "handler=broken middleware=shutdown-probe [ShutdownProbe] probe handler started",
             "handler=fast middleware=shutdown-probe [ShutdownProbe] probe handler started",
             "handler=fast middleware=shutdown-probe [ShutdownProbe] probe handler finished",
+            "final metrics",  // the core's own handler, registered first, runs last
+            "handler=metrics ms=",
             "shutdown sequence ended",
         ]
         let positions = try marks.map { mark in try #require(output.range(of: mark), "\(mark) logged").lowerBound }
         #expect(positions == positions.sorted(), "steps out of order:\n\(output)")
+
+        // What each step did: every stream notified, none left during the short drain, all closed by the gateway.
+        #expect(output.contains("step=notice streams=\(Self.subscriberCount)"))
+        #expect(output.contains("remaining=\(Self.subscriberCount) step=drain"))
+        #expect(output.contains("sessions=\(Self.subscriberCount) step=close-sessions"))
+        #expect(output.contains("sse_events_published_total=3"), "the final metrics count the three publishes")
 
         // Will-close listeners: once per session, with reason shutdown.
         let closes = output.split(separator: "\n").filter { $0.contains("probe will-close") }
@@ -128,7 +136,7 @@ struct ShutdownProcessTests {
         #expect(status == 5)
         #expect(elapsed < .seconds(4), "well before the 5 s grace would end: \(elapsed)")
         let output = gateway.output
-        #expect(output.contains("second shutdown signal: fast exit"))
+        #expect(output.contains("second shutdown signal (SIGINT): fast exit"))
         #expect(!output.contains("step=grace"))
         try await subscriber.client.waitForClose()
     }

@@ -14,6 +14,7 @@ final class HubShard: @unchecked Sendable {
     private var inexact = StreamList()
     private var touched: [SSEStreamHandler] = []
     private(set) var sessions: [ObjectIdentifier: Session] = [:]
+    private var noSessionWaiters: [EventLoopPromise<Void>] = []
 
     init(eventLoop: any EventLoop, index: Int, metrics: GatewayMetrics) {
         self.eventLoop = eventLoop
@@ -29,6 +30,29 @@ final class HubShard: @unchecked Sendable {
     func untrack(_ session: Session) {
         self.eventLoop.assertInEventLoop()
         self.sessions[ObjectIdentifier(session)] = nil
+        if self.sessions.isEmpty, !self.noSessionWaiters.isEmpty {
+            let waiters = self.noSessionWaiters
+            self.noSessionWaiters = []
+            for waiter in waiters { waiter.succeed() }
+        }
+    }
+
+    /// Succeeds once this loop has no open session (at once when it has none), so shutdown's drain resumes when the
+    /// last client leaves instead of polling.
+    func whenNoSessions() -> EventLoopFuture<Void> {
+        self.eventLoop.assertInEventLoop()
+        guard !self.sessions.isEmpty else { return self.eventLoop.makeSucceededVoidFuture() }
+        let waiter = self.eventLoop.makePromise(of: Void.self)
+        self.noSessionWaiters.append(waiter)
+        return waiter.futureResult
+    }
+
+    /// Fails the pending ``whenNoSessions()`` futures, for a drain that gave up waiting.
+    func cancelNoSessionWaiters() {
+        self.eventLoop.assertInEventLoop()
+        let waiters = self.noSessionWaiters
+        self.noSessionWaiters = []
+        for waiter in waiters { waiter.fail(CancellationError()) }
     }
 
     func register(_ stream: SSEStreamHandler) {

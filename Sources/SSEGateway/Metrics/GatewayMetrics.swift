@@ -54,6 +54,16 @@ final class GatewayMetrics: Sendable {
         counter.increment()
     }
 
+    /// Every sample as `name{labels}` → value, from the Prometheus exposition.
+    func samples() -> [String: String] {
+        var samples: [String: String] = [:]
+        for line in String(decoding: self.render(), as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " ") else { continue }
+            samples[String(line[..<space])] = String(line[line.index(after: space)...])
+        }
+        return samples
+    }
+
     /// The Prometheus text exposition of every metric in the registry.
     func render() -> [UInt8] {
         var bytes: [UInt8] = []

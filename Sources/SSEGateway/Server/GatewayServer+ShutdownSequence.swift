@@ -4,10 +4,26 @@ import NIOCore
 public import UnixSignals
 
 extension GatewayServer {
+    /// Runs the shutdown sequence once per server: a later or concurrent caller waits for the same run. Cancelling a
+    /// caller cuts the sequence short, as a second signal does.
+    func shutdownOnce(trappingSignals: Bool) async -> ShutdownExitCode {
+        let task = self.sequenceTask.withLockedValue { task in
+            if let task { return task }
+            let started = Task { await self.runShutdownSequence(trappingSignals: trappingSignals) }
+            task = started
+            return started
+        }
+        return await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
+    }
+
     /// Drives ``ShutdownSequence``: performs each action, logs each step with its duration, and races the whole
-    /// against `shutdown.hardDeadline` and a second shutdown signal.
-    func runShutdownSequence() async -> ShutdownExitCode {
-        self.stopping.store(true, ordering: .relaxed)
+    /// against `shutdown.hardDeadline`, a second shutdown signal (when `trappingSignals`) and cancellation; then
+    /// shuts down the event loops the server owns.
+    private func runShutdownSequence(trappingSignals: Bool) async -> ShutdownExitCode {
         let settings = self.configuration.shutdown
         let handlers = self.context.shutdownHandlers.runOrder
         var machine = ShutdownSequence(configuration: settings, handlers: handlers.map(\.name))
@@ -15,7 +31,9 @@ extension GatewayServer {
         let state = NIOLockedValueBox(machine)
         let (codes, sink) = AsyncStream.makeStream(of: ShutdownExitCode.self)
         let started = ContinuousClock.now
-        let interrupts = await UnixSignalsSequence(trapping: settings.signals.map(\.unixSignal))
+        let logger = self.logger
+        // Installed before the first step, so a second signal is never lost (the service group ignores repeats).
+        let interrupts = trappingSignals ? await UnixSignalsSequence(trapping: settings.signals.map(\.unixSignal)) : nil
 
         let sequence = Task {
             var action = first
@@ -36,41 +54,62 @@ extension GatewayServer {
                     }
                     metadata["handler"] = "\(name)"
                     metadata["outcome"] = "\(outcome)"
-                    Self.log(self.logger, metadata, since: stepStarted, level: outcome == .finished ? .info : .error)
+                    Self.log(logger, metadata, since: stepStarted, level: outcome == .finished ? .info : .error)
                     action = state.withLockedValue { $0.handlerFinished(outcome) }
                 default:
-                    await self.perform(action)
+                    metadata.merge(await self.perform(action)) { _, new in new }
                     guard !Task.isCancelled else { return }
-                    Self.log(self.logger, metadata, since: stepStarted, level: .info)
+                    Self.log(logger, metadata, since: stepStarted, level: .info)
                     action = state.withLockedValue { $0.stepFinished() }
                 }
             }
         }
-        let deadline = self.hub.shards[0].eventLoop.scheduleTask(in: TimeAmount(settings.hardDeadline)) {
-            if case .exit(let code) = state.withLockedValue({ $0.deadlineReached() }) {
-                self.logger.error("shutdown hard deadline reached", metadata: ["exitCode": "\(code.rawValue)"])
+        let cutShort: @Sendable (String) -> Void = { message in
+            if case .exit(let code) = state.withLockedValue({ $0.signalReceived() }) {
+                logger.warning("\(message)", metadata: ["exitCode": "\(code.rawValue)"])
                 sequence.cancel()
                 sink.yield(code)
             }
         }
-        let watcher = Task {
-            for await signal in interrupts {
-                if case .exit(let code) = state.withLockedValue({ $0.signalReceived() }) {
-                    self.logger.warning(
-                        "second shutdown signal: fast exit",
-                        metadata: ["signal": "\(signal)", "exitCode": "\(code.rawValue)"]
-                    )
-                    sequence.cancel()
-                    sink.yield(code)
-                }
-                return
+        let deadline = self.hub.shards[0].eventLoop.scheduleTask(in: TimeAmount(settings.hardDeadline)) {
+            if case .exit(let code) = state.withLockedValue({ $0.deadlineReached() }) {
+                logger.error("shutdown hard deadline reached", metadata: ["exitCode": "\(code.rawValue)"])
+                sequence.cancel()
+                sink.yield(code)
             }
         }
-        var iterator = codes.makeAsyncIterator()
-        let code = await iterator.next() ?? .fastExit
+        let watcher = interrupts.map { interrupts in
+            Task {
+                for await signal in interrupts {
+                    cutShort("second shutdown signal (\(signal)): fast exit")
+                    return
+                }
+            }
+        }
+        let code = await withTaskCancellationHandler {
+            var iterator = codes.makeAsyncIterator()
+            return await iterator.next() ?? .fastExit
+        } onCancel: {
+            cutShort("shutdown cancelled: fast exit")
+        }
         deadline.cancel()
-        watcher.cancel()
+        watcher?.cancel()
         sink.finish()
+        // The caller may be cancelled (that is how it asked for a fast exit); the cleanup must still wait.
+        return await Task { await self.finishShutdown(code: code, sequence: sequence, started: started) }.value
+    }
+
+    /// Ends the sequence's task, closes what a cut-short sequence left open, and stops the server's event loops.
+    private func finishShutdown(
+        code: ShutdownExitCode, sequence: Task<Void, Never>, started: ContinuousClock.Instant
+    ) async -> ShutdownExitCode {
+        // Every wait in the sequence responds to cancellation, so it ends at once; it must, before the loops stop.
+        sequence.cancel()
+        await sequence.value
+        var listenersDone = true
+        if code == .fastExit || code == .deadlineExceeded {
+            listenersDone = await self.abandonOpenWork(waitingAtMost: .seconds(1))
+        }
         self.logger.info(
             "shutdown sequence ended",
             metadata: [
@@ -78,6 +117,16 @@ extension GatewayServer {
                 "ms": "\(Int((ContinuousClock.now - started) / .milliseconds(1)))",
             ]
         )
+        self.exitCode.store(code.rawValue, ordering: .relaxed)
+        if self.ownsGroup {
+            if listenersDone {
+                try? await self.group.shutdownGracefully()
+            } else {
+                // A listener still running may yet schedule work on its loop, which a stopped loop cannot take.
+                self.logger.warning("event loops left running: will-close listeners did not finish")
+            }
+        }
+        self.logger.info("stopped", metadata: ["exitCode": "\(code.rawValue)"])
         return code
     }
 
@@ -89,7 +138,8 @@ extension GatewayServer {
         logger.log(level: level, "shutdown step", metadata: metadata)
     }
 
-    private func perform(_ action: ShutdownSequence.Action) async {
+    /// Performs one step; returns what is worth logging about it.
+    private func perform(_ action: ShutdownSequence.Action) async -> Logger.Metadata {
         switch action {
         case .markNotReady:
             self.context.ready.store(false, ordering: .relaxed)
@@ -101,24 +151,51 @@ extension GatewayServer {
             _ = await channel?.close(mode: .all).valueUnlessCancelled()
         case .sendNotice:
             let notice = self.configuration.shutdown.notice
+            var notified = 0
             for shard in self.hub.shards {
-                _ = await shard.eventLoop.submit {
-                    var generator = SystemRandomNumberGenerator()
-                    shard.forEachStream { stream in
-                        _ = stream.sendMessageEvent(notice.event(using: &generator))
-                    }
-                }.valueUnlessCancelled()
+                notified +=
+                    await shard.eventLoop.submit {
+                        var generator = SystemRandomNumberGenerator()
+                        var count = 0
+                        shard.forEachStream { stream in
+                            if stream.sendMessageEvent(notice.event(using: &generator)) { count += 1 }
+                        }
+                        return count
+                    }.valueUnlessCancelled() ?? 0
             }
+            return ["streams": "\(notified)"]
         case .drain(let budget):
-            let end = ContinuousClock.now + budget
-            while ContinuousClock.now < end, !Task.isCancelled, await self.openSessionCount() > 0 {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
+            let left = await self.waitForNoSessions(atMost: budget)
+            return ["remaining": "\(left ? 0 : await self.openSessionCount())"]
         case .closeSessions:
-            await self.closeAllSessions(reason: .serverShutdown)
+            return ["sessions": "\(await self.closeAllSessions(reason: .serverShutdown))"]
         case .runHandler, .exit, .none:
             break
         }
+        return [:]
+    }
+
+    /// Waits until every session has closed, for at most `budget`; true when they all did.
+    private func waitForNoSessions(atMost budget: Duration) async -> Bool {
+        let loop = self.hub.shards[0].eventLoop
+        let empty = EventLoopFuture.andAllSucceed(
+            self.hub.shards.map { shard in shard.eventLoop.flatSubmit { shard.whenNoSessions() } },
+            on: loop
+        )
+        let drained = await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await empty.valueUnlessCancelled() != nil }
+            group.addTask {
+                try? await Task.sleep(for: budget)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        for shard in self.hub.shards {
+            shard.eventLoop.execute { shard.cancelNoSessionWaiters() }
+        }
+        return drained
     }
 
     private func openSessionCount() async -> Int {
@@ -127,6 +204,54 @@ extension GatewayServer {
             count += await shard.eventLoop.submit { shard.sessions.count }.valueUnlessCancelled() ?? 0
         }
         return count
+    }
+
+    /// A sequence cut short still refuses new work and closes every session; returns whether their will-close
+    /// listeners finished within `bound`.
+    private func abandonOpenWork(waitingAtMost bound: Duration) async -> Bool {
+        self.context.ready.store(false, ordering: .relaxed)
+        self.context.closing.store(true, ordering: .relaxed)
+        let channel = self.serverChannel.withLockedValue { $0 }
+        channel?.close(promise: nil)
+        var closing: [EventLoopFuture<CloseReason>] = []
+        for shard in self.hub.shards {
+            let futures = await shard.eventLoop.submit { () -> [EventLoopFuture<CloseReason>] in
+                let sessions = Array(shard.sessions.values)
+                for session in sessions { session.close(reason: .serverShutdown) }
+                return sessions.map(\.closeFuture)
+            }.valueUnlessCancelled()
+            closing.append(contentsOf: futures ?? [])
+        }
+        guard !closing.isEmpty else { return true }
+        let all = EventLoopFuture.andAllComplete(closing, on: self.hub.shards[0].eventLoop)
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await all.valueUnlessCancelled() != nil }
+            group.addTask {
+                try? await Task.sleep(for: bound)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Closes every open session and waits until their listeners have run; returns how many it closed.
+    @discardableResult
+    func closeAllSessions(reason: CloseReason) async -> Int {
+        var futures: [EventLoopFuture<CloseReason>] = []
+        for shard in self.hub.shards {
+            let closing = await shard.eventLoop.submit { () -> [EventLoopFuture<CloseReason>] in
+                let sessions = Array(shard.sessions.values)
+                for session in sessions { session.close(reason: reason) }
+                return sessions.map(\.closeFuture)
+            }.valueUnlessCancelled()
+            futures.append(contentsOf: closing ?? [])
+        }
+        for future in futures {
+            _ = await future.valueUnlessCancelled()
+        }
+        return futures.count
     }
 
     func runShutdownHandler(
@@ -143,6 +268,9 @@ extension GatewayServer {
             return .threw
         case .timedOut:
             self.logger.error("shutdown handler timed out", metadata: ["handler": "\(name)"])
+            return .timedOut
+        case .cancelled:
+            self.logger.error("shutdown handler cut short", metadata: ["handler": "\(name)"])
             return .timedOut
         }
     }

@@ -10,8 +10,8 @@ import Synchronization
 /// The gateway: an HTTP/1.1 server on SwiftNIO with the Mercure hub at `/.well-known/mercure`.
 ///
 /// Embed it to add middleware or listeners in code, or run it through the `sse-gateway` command. It is a
-/// swift-service-lifecycle `Service`: `run()` serves until graceful shutdown is signalled, then closes every
-/// session with reason ``CloseReason/serverShutdown`` (so will-close listeners run) before returning.
+/// swift-service-lifecycle `Service`: `run()` serves until graceful shutdown is signalled, then runs the shutdown
+/// sequence of `configuration.shutdown` (the same one ``shutdown()`` runs) before returning.
 public final class GatewayServer: Sendable {
     /// The gateway's configuration, as loaded.
     public let configuration: GatewayConfiguration
@@ -22,7 +22,7 @@ public final class GatewayServer: Sendable {
     let group: any EventLoopGroup
     let ownsGroup: Bool
     let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
-    let stopping = Atomic<Bool>(false)
+    let sequenceTask = NIOLockedValueBox<Task<ShutdownExitCode, Never>?>(nil)
     let logger: Logger
     let exitCode = Atomic<Int32>(-1)
 
@@ -46,7 +46,8 @@ public final class GatewayServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         let metrics = GatewayMetrics()
-        let shutdownHandlers = ShutdownHandlerRegistry()
+        let shutdownHandlers = ShutdownHandlerRegistry(
+            core: Self.coreShutdownHandlers(metrics: metrics, logger: logger))
         let mounts = try HubMounts.build(
             configuration: configuration,
             registry: registry,
@@ -82,7 +83,8 @@ public final class GatewayServer: Sendable {
         configuration: GatewayConfiguration,
         registry: MiddlewareRegistry
     ) throws(ConfigError) -> [String] {
-        let shutdownHandlers = ShutdownHandlerRegistry()
+        let shutdownHandlers = ShutdownHandlerRegistry(
+            core: Self.coreShutdownHandlers(metrics: GatewayMetrics(), logger: Logger(label: "sse-gateway")))
         let warnings = try HubMounts.build(
             configuration: configuration,
             registry: registry,
@@ -92,6 +94,23 @@ public final class GatewayServer: Sendable {
             shutdownHandlers: shutdownHandlers
         ).warnings
         return warnings + configuration.shutdown.unknownHandlerWarnings(registered: shutdownHandlers.names)
+    }
+
+    /// The core's own shutdown handlers, registered before any middleware's so that they run last.
+    ///
+    /// `metrics` writes the final value of every metric to the log: the listener that served `/metrics` closed at
+    /// the start of the sequence, so no scrape sees the figures of the shutdown itself.
+    static func coreShutdownHandlers(
+        metrics: GatewayMetrics, logger: Logger
+    ) -> [(name: String, handler: ShutdownHandlerRegistry.Handler)] {
+        [
+            (
+                "metrics",
+                {
+                    logger.info("final metrics", metadata: metrics.samples().mapValues { .string($0) })
+                }
+            )
+        ]
     }
 
     /// Registers work to run when the gateway stops, after every session has closed; handlers run in reverse
@@ -158,46 +177,16 @@ public final class GatewayServer: Sendable {
         try pipeline.addHandler(handler)
     }
 
-    /// Stops accepting, closes every session with reason ``CloseReason/serverShutdown`` and waits for their
-    /// will-close listeners, then closes the remaining connections. Later calls return at once.
-    public func shutdown() async {
-        guard !self.stopping.exchange(true, ordering: .relaxed) else { return }
-        self.context.ready.store(false, ordering: .relaxed)
-        let channel = self.serverChannel.withLockedValue { $0 }
-        try? await channel?.close()
-        await self.closeAllSessions(reason: .serverShutdown)
-        await self.runShutdownHandlers()
-        if self.ownsGroup {
-            try? await self.group.shutdownGracefully()
-        }
-        self.logger.info("stopped")
-    }
-
-    /// Closes every open session and waits until their listeners have run.
-    func closeAllSessions(reason: CloseReason) async {
-        var futures: [EventLoopFuture<CloseReason>] = []
-        for shard in self.hub.shards {
-            let closing = try? await shard.eventLoop.submit { () -> [EventLoopFuture<CloseReason>] in
-                let sessions = Array(shard.sessions.values)
-                for session in sessions { session.close(reason: reason) }
-                return sessions.map(\.closeFuture)
-            }.get()
-            futures.append(contentsOf: closing ?? [])
-        }
-        for future in futures {
-            _ = try? await future.get()
-        }
-    }
-
-    /// Runs the shutdown handlers, last registered first, each raced against its timeout from `shutdown`; a handler
-    /// that throws or overruns is logged and the rest still run.
-    func runShutdownHandlers() async {
-        for (name, handler) in self.context.shutdownHandlers.runOrder {
-            let timeout = self.configuration.shutdown.timeout(forHandler: name)
-            if await self.runShutdownHandler(name: name, timeout: timeout, handler: handler) == .finished {
-                self.logger.debug("shutdown handler finished", metadata: ["handler": "\(name)"])
-            }
-        }
+    /// Runs the shutdown sequence of `configuration.shutdown`, as a signal does under `serve`: `/readyz` turns 503,
+    /// the listener closes after the grace, open streams get the notice, clients drain, the rest close with reason
+    /// ``CloseReason/serverShutdown`` (will-close listeners run), then the shutdown handlers run, all within the
+    /// hard deadline; event loops the server made are shut down last.
+    ///
+    /// Later and concurrent calls wait for the same run. Cancelling the calling task cuts the sequence short, as a
+    /// second signal does (``ShutdownExitCode/fastExit``).
+    @discardableResult
+    public func shutdown() async -> ShutdownExitCode {
+        await self.shutdownOnce(trappingSignals: false)
     }
 
     /// Number of connections currently open (streams and ordinary requests).
@@ -213,7 +202,7 @@ public final class GatewayServer: Sendable {
 
 extension GatewayServer: Service {
     /// Serves until graceful shutdown (a signal of `shutdown.signals` through a `ServiceGroup`), then runs the
-    /// shutdown sequence; its result is ``shutdownExitCode``.
+    /// shutdown sequence, during which a second such signal exits fast; its result is ``shutdownExitCode``.
     public func run() async throws {
         try await self.start()
         for warning in self.configuration.shutdown.unknownHandlerWarnings(
@@ -225,19 +214,15 @@ extension GatewayServer: Service {
         do {
             try await gracefulShutdown()
         } catch {
-            await self.shutdown()
+            // Cancelled rather than asked to stop: the sequence, called from a cancelled task, exits fast.
+            _ = await self.shutdownOnce(trappingSignals: false)
             return
         }
         self.logger.info("graceful shutdown started")
-        let code = await self.runShutdownSequence()
-        self.exitCode.store(code.rawValue, ordering: .relaxed)
-        if code == .clean || code == .handlerFailed, self.ownsGroup {
-            try? await self.group.shutdownGracefully()
-        }
-        self.logger.info("stopped", metadata: ["exitCode": "\(code.rawValue)"])
+        _ = await self.shutdownOnce(trappingSignals: true)
     }
 
-    /// How the last shutdown sequence ended, once ``run()`` has returned after one.
+    /// How the shutdown sequence ended, once ``run()`` or ``shutdown()`` has returned.
     public var shutdownExitCode: ShutdownExitCode? {
         ShutdownExitCode(rawValue: self.exitCode.load(ordering: .relaxed))
     }

@@ -23,7 +23,8 @@ public final class Session: Sendable {
     public let lastEventID: String?
     /// The event loop that owns the stream's channel; timers for this session belong here.
     public let eventLoop: any EventLoop
-    /// Resolves with the close reason after every will-close listener has finished or timed out.
+    /// Resolves with the close reason after every will-close listener has finished or timed out. Await it while the
+    /// server runs: once the gateway has shut down its event loops, read ``closeReason`` instead.
     public var closeFuture: EventLoopFuture<CloseReason> { self.closePromise.futureResult }
 
     let environment: SessionEnvironment
@@ -205,7 +206,7 @@ public final class Session: Sendable {
                 break
             case .threw(let error):
                 self.environment.listenerFailed(self, handle: handle, problem: "threw: \(error)")
-            case .timedOut:
+            case .timedOut, .cancelled:
                 self.environment.listenerFailed(
                     self,
                     handle: handle,

@@ -10,9 +10,12 @@ public final class ShutdownHandlerRegistry: Sendable {
         public var description: String { "a shutdown handler named \"\(self.name)\" is already registered" }
     }
 
-    private let handlers = NIOLockedValueBox<[(name: String, handler: Handler)]>([])
+    private let handlers: NIOLockedValueBox<[(name: String, handler: Handler)]>
 
-    init() {}
+    /// - Parameter core: the core's own handlers, which run after every other.
+    init(core: [(name: String, handler: Handler)] = []) {
+        self.handlers = NIOLockedValueBox(core)
+    }
 
     func register(name: String, _ handler: @escaping Handler) throws {
         try self.handlers.withLockedValue { handlers in

@@ -6,6 +6,9 @@ import NIOCore
 @testable import SSEGateway
 
 /// Runs a real gateway on 127.0.0.1 with an OS-chosen port for the duration of `body`.
+///
+/// A configuration that leaves the `shutdown` section at its defaults gets a shutdown without grace or drain (the
+/// notice is still sent), so ending a test does not wait the 15 seconds a deployment would.
 enum TestGateway {
     static func run<T>(
         middleware: [any Middleware] = [],
@@ -13,6 +16,11 @@ enum TestGateway {
         configuration: GatewayConfiguration = .testing(),
         _ body: (GatewayServer, Int) async throws -> T
     ) async throws -> T {
+        var configuration = configuration
+        if configuration.shutdown == GatewayConfiguration.Shutdown() {
+            configuration.shutdown.readinessGrace = .zero
+            configuration.shutdown.drainTimeout = .zero
+        }
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .critical
         let server = try GatewayServer(
