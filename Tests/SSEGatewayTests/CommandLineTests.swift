@@ -124,8 +124,13 @@ final class GatewayProcess: @unchecked Sendable {
     private var exitWaiters: [CheckedContinuation<Int32, Never>] = []
 
     init(arguments: [String]) throws {
-        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        self.process.executableURL = testBinary.deletingLastPathComponent().appendingPathComponent("sse-gateway")
+        // SSE_GATEWAY_BINARY runs these tests against another build, e.g. `.build/release/sse-gateway`.
+        if let binary = ProcessInfo.processInfo.environment["SSE_GATEWAY_BINARY"] {
+            self.process.executableURL = URL(fileURLWithPath: binary)
+        } else {
+            let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            self.process.executableURL = testBinary.deletingLastPathComponent().appendingPathComponent("sse-gateway")
+        }
         self.process.arguments = arguments
         let error = Pipe()
         self.process.standardError = error

@@ -24,7 +24,7 @@ struct ShutdownConfigurationTests {
         #expect(shutdown.notice.retryMax == .seconds(10))
         #expect(shutdown.handlerTimeout == .seconds(5))
         #expect(shutdown.handlers.isEmpty)
-        #expect(shutdown.hardDeadline == .seconds(30))
+        #expect(shutdown.hardDeadline == .seconds(25))
     }
 
     @Test func everyKeyIsRead() throws {

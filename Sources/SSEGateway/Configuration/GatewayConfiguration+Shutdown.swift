@@ -22,8 +22,9 @@ extension GatewayConfiguration {
         public var handlerTimeout: Duration = .seconds(5)
         /// Timeouts of shutdown handlers by name. Default: none.
         public var handlers: [String: Duration] = [:]
-        /// The bound on the whole sequence; reaching it exits at once. Default 30 seconds.
-        public var hardDeadline: Duration = .seconds(30)
+        /// The bound on the whole sequence; reaching it exits at once. Default 25 seconds, which leaves room inside
+        /// Kubernetes' default `terminationGracePeriodSeconds` of 30.
+        public var hardDeadline: Duration = .seconds(25)
 
         public init() {}
 

@@ -248,8 +248,8 @@ extension GatewayServer {
             }.valueUnlessCancelled()
             futures.append(contentsOf: closing ?? [])
         }
-        for future in futures {
-            _ = await future.valueUnlessCancelled()
+        if !futures.isEmpty {
+            _ = await EventLoopFuture.andAllComplete(futures, on: self.hub.shards[0].eventLoop).valueUnlessCancelled()
         }
         return futures.count
     }

@@ -71,8 +71,8 @@ enum ListenerRace {
         }
         if alreadyDone { timer.cancel() }
         let onCancel: @Sendable () -> Void = {
-            task.cancel()
             finish(.cancelled)
+            task.cancel()
         }
         let cancelledAlready = cancel.withLockedValue { state in
             state.action = onCancel
