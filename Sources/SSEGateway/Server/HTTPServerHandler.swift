@@ -425,7 +425,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             maxBufferedBytes: max(1, self.server.configuration.streams.maxBufferedBytes / 2)
         )
         let sessionStream = SessionStream(session: session, channel: context.channel)
-        sessionStream.handler = stream
+        stream.link(sessionStream)
         stream.setFilters(mount.middleware.compactMap { $0.makeStreamFilter(for: sessionStream) })
         self.machine.startedStreaming()
         self.server.metrics.httpResponse(status: 200)
@@ -434,6 +434,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         do {
             try pipeline.addHandler(stream)
         } catch {
+            stream.unlink()
             session.close(reason: .writeFailed)
             return
         }

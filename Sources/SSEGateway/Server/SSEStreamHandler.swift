@@ -26,6 +26,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let head: ByteBuffer
     /// Every filter of the stream, outermost first; they all hear of writes and writability.
     private var filters: [any StreamFilter] = []
+    private var sessionStream: SessionStream?
     /// The filters that change bytes, innermost first, the order bytes pass through them.
     private var transformers: [any StreamFilter] = []
     private var context: ChannelHandlerContext?
@@ -62,6 +63,18 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     func setFilters(_ filters: [any StreamFilter]) {
         self.filters = filters
         self.transformers = filters.reversed().filter(\.transformsBytes)
+    }
+
+    /// Links the middleware's view of this stream to it until the handler leaves the pipeline.
+    func link(_ stream: SessionStream) {
+        stream.handler = self
+        self.sessionStream = stream
+    }
+
+    /// Breaks the link of ``link(_:)``, so that neither keeps the other alive.
+    func unlink() {
+        self.sessionStream?.handler = nil
+        self.sessionStream = nil
     }
 
     var isWritable: Bool { self.writable && self.context != nil }
@@ -106,6 +119,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.detach()
+        self.unlink()
         self.context = nil
     }
 

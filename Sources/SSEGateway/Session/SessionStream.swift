@@ -11,7 +11,9 @@ public final class SessionStream {
     /// Allocator of the stream's channel, for filters that build buffers.
     public let allocator: ByteBufferAllocator
 
-    weak var handler: SSEStreamHandler?
+    /// Strong, and cleared by the handler when it leaves the pipeline: a `weak` reference would give every stream
+    /// handler a side table, which makes each retain on the fan-out path take the slow path.
+    var handler: SSEStreamHandler?
     let channel: any Channel
 
     init(session: Session, channel: any Channel) {

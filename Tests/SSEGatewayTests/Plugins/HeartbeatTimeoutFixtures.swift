@@ -32,7 +32,7 @@ struct TimerStream {
                 maxBufferedBytes: 1 << 20
             )
             let stream = SessionStream(session: session, channel: channel)
-            stream.handler = handler
+            handler.link(stream)
             handler.setFilters(middleware.compactMap { $0.makeStreamFilter(for: stream) })
             try channel.pipeline.syncOperations.addHandler(handler)
         }
