@@ -45,4 +45,17 @@ struct CancellableFutureTests {
         #expect(await waiter.value == nil)
         promise.succeed(1)
     }
+
+    @Test func succeedsWithinReportsWhetherTheFutureBeatTheBound() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        #expect(await loop.makeSucceededVoidFuture().succeeds(within: .seconds(60)))
+        struct Failure: Error {}
+        let failed: EventLoopFuture<Void> = loop.makeFailedFuture(Failure())
+        #expect(!(await failed.succeeds(within: .seconds(60))))
+        let never = loop.makePromise(of: Void.self)
+        let started = ContinuousClock.now
+        #expect(!(await never.futureResult.succeeds(within: .milliseconds(50))))
+        #expect(ContinuousClock.now - started >= .milliseconds(50))
+        never.succeed()
+    }
 }

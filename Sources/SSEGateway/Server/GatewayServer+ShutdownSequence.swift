@@ -177,21 +177,11 @@ extension GatewayServer {
 
     /// Waits until every session has closed, for at most `budget`; true when they all did.
     private func waitForNoSessions(atMost budget: Duration) async -> Bool {
-        let loop = self.hub.shards[0].eventLoop
         let empty = EventLoopFuture.andAllSucceed(
             self.hub.shards.map { shard in shard.eventLoop.flatSubmit { shard.whenNoSessions() } },
-            on: loop
+            on: self.hub.shards[0].eventLoop
         )
-        let drained = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await empty.valueUnlessCancelled() != nil }
-            group.addTask {
-                try? await Task.sleep(for: budget)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let drained = await empty.succeeds(within: budget)
         for shard in self.hub.shards {
             shard.eventLoop.execute { shard.cancelNoSessionWaiters() }
         }
@@ -213,32 +203,18 @@ extension GatewayServer {
         self.context.closing.store(true, ordering: .relaxed)
         let channel = self.serverChannel.withLockedValue { $0 }
         channel?.close(promise: nil)
-        var closing: [EventLoopFuture<CloseReason>] = []
-        for shard in self.hub.shards {
-            let futures = await shard.eventLoop.submit { () -> [EventLoopFuture<CloseReason>] in
-                let sessions = Array(shard.sessions.values)
-                for session in sessions { session.close(reason: .serverShutdown) }
-                return sessions.map(\.closeFuture)
-            }.valueUnlessCancelled()
-            closing.append(contentsOf: futures ?? [])
-        }
-        guard !closing.isEmpty else { return true }
-        let all = EventLoopFuture.andAllComplete(closing, on: self.hub.shards[0].eventLoop)
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await all.valueUnlessCancelled() != nil }
-            group.addTask {
-                try? await Task.sleep(for: bound)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        return await self.closeSessions(reason: .serverShutdown).listenersDone.succeeds(within: bound)
     }
 
     /// Closes every open session and waits until their listeners have run; returns how many it closed.
-    @discardableResult
-    func closeAllSessions(reason: CloseReason) async -> Int {
+    private func closeAllSessions(reason: CloseReason) async -> Int {
+        let closing = await self.closeSessions(reason: reason)
+        _ = await closing.listenersDone.valueUnlessCancelled()
+        return closing.count
+    }
+
+    /// Closes every open session with `reason`; `listenersDone` succeeds once all their will-close listeners ran.
+    private func closeSessions(reason: CloseReason) async -> (count: Int, listenersDone: EventLoopFuture<Void>) {
         var futures: [EventLoopFuture<CloseReason>] = []
         for shard in self.hub.shards {
             let closing = await shard.eventLoop.submit { () -> [EventLoopFuture<CloseReason>] in
@@ -248,10 +224,7 @@ extension GatewayServer {
             }.valueUnlessCancelled()
             futures.append(contentsOf: closing ?? [])
         }
-        if !futures.isEmpty {
-            _ = await EventLoopFuture.andAllComplete(futures, on: self.hub.shards[0].eventLoop).valueUnlessCancelled()
-        }
-        return futures.count
+        return (futures.count, EventLoopFuture.andAllComplete(futures, on: self.hub.shards[0].eventLoop))
     }
 
     func runShutdownHandler(

@@ -30,4 +30,19 @@ extension EventLoopFuture where Value: Sendable {
             resume(nil)
         }
     }
+
+    /// Whether the future succeeds within `bound`; false when it fails, when the bound passes first, or when the
+    /// waiting task is cancelled.
+    func succeeds(within bound: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.valueUnlessCancelled() != nil }
+            group.addTask {
+                try? await Task.sleep(for: bound)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
 }
