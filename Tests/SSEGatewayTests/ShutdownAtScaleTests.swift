@@ -8,14 +8,14 @@ struct ShutdownAtScaleTests {
     static let grace = Duration.milliseconds(200)
     static let drain = Duration.seconds(1)
     /// Two handlers run: the probe's and the core's `metrics`, each under `handlerTimeout`.
-    static let handlerBudget = Duration.seconds(2 * 1)
+    static let handlerBudget = Duration.milliseconds(2 * 1500)
 
     static let config = #"""
         {"server": {"host": "127.0.0.1", "port": 0, "threads": 2, "backlog": 4096},
          "hub": {"history": {"size": 10}},
          "middleware": [{"use": "shutdown-probe", "logEachClose": false,
                          "handlers": [{"name": "flush", "behaviour": "finish"}]}],
-         "shutdown": {"readinessGrace": "200ms", "drainTimeout": "1s", "handlerTimeout": "1s",
+         "shutdown": {"readinessGrace": "200ms", "drainTimeout": "1s", "handlerTimeout": "1500ms",
                       "notice": {"event": "bye", "data": "going away", "retryMin": "1s", "retryMax": "30s"},
                       "hardDeadline": "20s"}}
         """#

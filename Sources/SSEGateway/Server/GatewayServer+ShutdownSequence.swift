@@ -151,19 +151,20 @@ extension GatewayServer {
             _ = await channel?.close(mode: .all).valueUnlessCancelled()
         case .sendNotice:
             let notice = self.configuration.shutdown.notice
-            var notified = 0
-            for shard in self.hub.shards {
-                notified +=
-                    await shard.eventLoop.submit {
-                        var generator = SystemRandomNumberGenerator()
-                        var count = 0
-                        shard.forEachStream { stream in
-                            if stream.sendMessageEvent(notice.event(using: &generator)) { count += 1 }
-                        }
-                        return count
-                    }.valueUnlessCancelled() ?? 0
+            // Every loop notifies its own streams at the same time.
+            let counts = self.hub.shards.map { shard in
+                shard.eventLoop.submit {
+                    var generator = SystemRandomNumberGenerator()
+                    var count = 0
+                    shard.forEachStream { stream in
+                        if stream.sendMessageEvent(notice.event(using: &generator)) { count += 1 }
+                    }
+                    return count
+                }
             }
-            return ["streams": "\(notified)"]
+            let notified = await EventLoopFuture.whenAllSucceed(counts, on: self.hub.shards[0].eventLoop)
+                .valueUnlessCancelled()
+            return ["streams": "\(notified?.reduce(0, +) ?? 0)"]
         case .drain(let budget):
             let left = await self.waitForNoSessions(atMost: budget)
             return ["remaining": "\(left ? 0 : await self.openSessionCount())"]
@@ -215,16 +216,18 @@ extension GatewayServer {
 
     /// Closes every open session with `reason`; `listenersDone` succeeds once all their will-close listeners ran.
     private func closeSessions(reason: CloseReason) async -> (count: Int, listenersDone: EventLoopFuture<Void>) {
-        var futures: [EventLoopFuture<CloseReason>] = []
-        for shard in self.hub.shards {
-            let closing = await shard.eventLoop.submit { () -> [EventLoopFuture<CloseReason>] in
+        // Every loop closes its own sessions at the same time.
+        let closing = self.hub.shards.map { shard in
+            shard.eventLoop.submit { () -> [EventLoopFuture<CloseReason>] in
                 let sessions = Array(shard.sessions.values)
                 for session in sessions { session.close(reason: reason) }
                 return sessions.map(\.closeFuture)
-            }.valueUnlessCancelled()
-            futures.append(contentsOf: closing ?? [])
+            }
         }
-        return (futures.count, EventLoopFuture.andAllComplete(futures, on: self.hub.shards[0].eventLoop))
+        let loop = self.hub.shards[0].eventLoop
+        let futures =
+            await EventLoopFuture.whenAllSucceed(closing, on: loop).valueUnlessCancelled()?.flatMap { $0 } ?? []
+        return (futures.count, EventLoopFuture.andAllComplete(futures, on: loop))
     }
 
     func runShutdownHandler(
