@@ -202,6 +202,15 @@ final class GatewayProcess: @unchecked Sendable {
         }
     }
 
+    /// Starts `sse-gateway serve` on a configuration written from `json`, and returns once it listens; the file is
+    /// removed by then, since the process has read it.
+    static func serve(config json: String) async throws -> (gateway: GatewayProcess, port: Int) {
+        let path = try writeConfig(json)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
+        return (gateway, try await gateway.port())
+    }
+
     /// The port of the `listening` line.
     func port() async throws -> Int {
         let output = await self.waitForOutput("listening")
@@ -214,17 +223,12 @@ final class GatewayProcess: @unchecked Sendable {
 struct ServeProcessTests {
     @Test(arguments: [SIGTERM, SIGINT])
     func signalStopsCleanlyAndEndsStreams(signal: Int32) async throws {
-        let path = try writeConfig(
-            #"""
-            {"server": {"host": "127.0.0.1", "port": 0, "threads": 1},
-             "shutdown": {"readinessGrace": "100ms", "drainTimeout": "100ms"}}
-            """#
+        let (gateway, port) = try await GatewayProcess.serve(
+            config: #"""
+                {"server": {"host": "127.0.0.1", "port": 0, "threads": 1},
+                 "shutdown": {"readinessGrace": "100ms", "drainTimeout": "100ms"}}
+                """#
         )
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
-        let output = await gateway.waitForOutput("listening")
-        let match = try #require(try Regex("127\\.0\\.0\\.1:([0-9]+)").firstMatch(in: output))
-        let port = try #require(match.output[1].substring.flatMap { Int($0) })
         let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
         gateway.signal(signal)
         let received = try await subscriber.client.waitForClose()

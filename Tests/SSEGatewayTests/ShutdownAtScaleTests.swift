@@ -23,10 +23,7 @@ struct ShutdownAtScaleTests {
         """#
 
     @Test func everyStreamIsNotifiedAndClosedWithinTheBudgets() async throws {
-        let path = try writeConfig(Self.config)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
-        let port = try await gateway.port()
+        let (gateway, port) = try await GatewayProcess.serve(config: Self.config)
         let publisher = try await TestPublisher.connect(port: port)
         let first = try await publisher.publish([("topic", "a"), ("data", "first")])
         #expect(first.status == 200)
@@ -49,10 +46,9 @@ struct ShutdownAtScaleTests {
             #expect(received.hasSuffix("0\r\n\r\n"))
             let events = TestSubscriber.events(in: try await subscriber.body())
             let notice = try #require(events.last)
-            #expect(notice.contains("event: bye\n") && notice.contains("data: going away"))
-            let retry = try #require(
-                notice.split(separator: "\n").first { $0.hasPrefix("retry: ") }.flatMap { Int($0.dropFirst(7)) }
-            )
+            #expect(TestSubscriber.field("event", of: notice) == "bye")
+            #expect(TestSubscriber.field("data", of: notice) == "going away")
+            let retry = try #require(TestSubscriber.field("retry", of: notice).flatMap { Int($0) })
             #expect((1_000...30_000).contains(retry))
             retries.insert(retry)
         }

@@ -21,10 +21,7 @@ struct ShutdownProcessTests {
         """#
 
     @Test func sigtermRunsTheWholeSequenceInOrder() async throws {
-        let path = try writeConfig(Self.config)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
-        let port = try await gateway.port()
+        let (gateway, port) = try await GatewayProcess.serve(config: Self.config)
 
         let publisher = try await TestPublisher.connect(port: port)
         let first = try await publisher.publish([("topic", "a"), ("data", "first")])
@@ -63,13 +60,10 @@ struct ShutdownProcessTests {
         for subscriber in subscribers {
             try await subscriber.client.waitForClose(timeout: .seconds(10))
             let events = TestSubscriber.events(in: try await subscriber.body())
-            let data = events.compactMap { $0.split(separator: "\n").first { $0.hasPrefix("data: ") } }
-            #expect(data == ["data: before", "data: during-grace", "data: going away"])
+            #expect(events.map { TestSubscriber.field("data", of: $0) } == ["before", "during-grace", "going away"])
             let notice = try #require(events.last)
-            #expect(notice.contains("event: bye"))
-            let retry = try #require(
-                notice.split(separator: "\n").first { $0.hasPrefix("retry: ") }.flatMap { Int($0.dropFirst(7)) }
-            )
+            #expect(TestSubscriber.field("event", of: notice) == "bye")
+            let retry = try #require(TestSubscriber.field("retry", of: notice).flatMap { Int($0) })
             #expect((100...5000).contains(retry))
             retries.append(retry)
         }
@@ -119,11 +113,8 @@ struct ShutdownProcessTests {
     }
 
     @Test func secondSignalExitsFast() async throws {
-        let path = try writeConfig(
-            Self.config.replacingOccurrences(of: #""readinessGrace": "2s""#, with: #""readinessGrace": "5s""#))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
-        let port = try await gateway.port()
+        let (gateway, port) = try await GatewayProcess.serve(
+            config: Self.config.replacingOccurrences(of: #""readinessGrace": "2s""#, with: #""readinessGrace": "5s""#))
         let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
 
         let signalled = ContinuousClock.now
@@ -142,17 +133,14 @@ struct ShutdownProcessTests {
     }
 
     @Test func hardDeadlineBoundsTheSequence() async throws {
-        let path = try writeConfig(
-            #"""
-            {"server": {"host": "127.0.0.1", "port": 0, "threads": 1},
-             "middleware": [{"use": "shutdown-probe", "handlers": [{"name": "stuck", "behaviour": "hang"}]}],
-             "shutdown": {"readinessGrace": "100ms", "drainTimeout": "100ms", "handlerTimeout": "20s",
-                          "hardDeadline": "1s"}}
-            """#
+        let (gateway, _) = try await GatewayProcess.serve(
+            config: #"""
+                {"server": {"host": "127.0.0.1", "port": 0, "threads": 1},
+                 "middleware": [{"use": "shutdown-probe", "handlers": [{"name": "stuck", "behaviour": "hang"}]}],
+                 "shutdown": {"readinessGrace": "100ms", "drainTimeout": "100ms", "handlerTimeout": "20s",
+                              "hardDeadline": "1s"}}
+                """#
         )
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
-        _ = try await gateway.port()
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)
         let status = await gateway.waitForExit()

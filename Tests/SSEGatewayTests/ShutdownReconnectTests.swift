@@ -14,10 +14,7 @@ struct ShutdownReconnectTests {
     }
 
     @Test func aClientToldToReconnectGetsWhatItMissedFromTheNextProcess() async throws {
-        let firstPath = try writeConfig(Self.config(port: 0))
-        defer { try? FileManager.default.removeItem(atPath: firstPath) }
-        let old = try GatewayProcess(arguments: ["serve", "--config", firstPath])
-        let port = try await old.port()
+        let (old, port) = try await GatewayProcess.serve(config: Self.config(port: 0))
 
         let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
         let oldPublisher = try await TestPublisher.connect(port: port)
@@ -35,9 +32,7 @@ struct ShutdownReconnectTests {
         // The subscriber is told to reconnect, and leaves as a browser does.
         _ = try await subscriber.client.waitFor(text: "event: shutdown")
         let events = TestSubscriber.events(in: try await subscriber.body())
-        let retry = try #require(
-            events.last?.split(separator: "\n").first { $0.hasPrefix("retry: ") }.flatMap { Int($0.dropFirst(7)) }
-        )
+        let retry = try #require(events.last.flatMap { TestSubscriber.field("retry", of: $0) }.flatMap { Int($0) })
         #expect((100...500).contains(retry))
         try await subscriber.client.close()
         // It was the last client, so the old process ends its drain at once rather than after 10 s.
@@ -45,10 +40,8 @@ struct ShutdownReconnectTests {
         #expect(old.output.contains("remaining=0 step=drain"))
 
         // The next process takes the same port; the publisher retries there, and publishes on.
-        let secondPath = try writeConfig(Self.config(port: port))
-        defer { try? FileManager.default.removeItem(atPath: secondPath) }
-        let new = try GatewayProcess(arguments: ["serve", "--config", secondPath])
-        #expect(try await new.port() == port)
+        let (new, newPort) = try await GatewayProcess.serve(config: Self.config(port: port))
+        #expect(newPort == port)
         let newPublisher = try await TestPublisher.connect(port: port)
         #expect(try await newPublisher.publish([("topic", "a"), ("data", "two")]).status == 200)
         #expect(try await newPublisher.publish([("topic", "a"), ("data", "three")]).status == 200)
@@ -57,8 +50,7 @@ struct ShutdownReconnectTests {
         let resumed = try await TestSubscriber.open(
             port: port, query: "topic=a", headers: ["Last-Event-ID: \(seen.body)"])
         let replayed = try await resumed.waitForEvents(2)
-        let data = replayed.map { $0.split(separator: "\n").first { $0.hasPrefix("data: ") } }
-        #expect(data == ["data: two", "data: three"])
+        #expect(replayed.map { TestSubscriber.field("data", of: $0) } == ["two", "three"])
         #expect(try await resumed.head().contains("Last-Event-ID: earliest"))
 
         try await resumed.client.close()

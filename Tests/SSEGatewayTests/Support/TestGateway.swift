@@ -107,11 +107,14 @@ struct TestSubscriber {
         }.map { $0.split(separator: "\n").filter { !$0.hasPrefix(":") }.joined(separator: "\n") }
     }
 
+    /// The value of the first `name:` line of an event block from ``events(in:)``.
+    static func field(_ name: String, of event: String) -> String? {
+        event.split(separator: "\n").first { $0.hasPrefix("\(name): ") }.map { String($0.dropFirst(name.count + 2)) }
+    }
+
     /// The `id:` of each event received so far.
     func ids() async throws -> [String] {
-        Self.events(in: try await self.body()).compactMap { block in
-            block.split(separator: "\n").first { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) }
-        }
+        Self.events(in: try await self.body()).compactMap { Self.field("id", of: $0) }
     }
 }
 
