@@ -291,7 +291,12 @@ struct GatewayConfigurationTests {
         #expect(config.server.maxConnections == 10_000)
         #expect(config.server.retryAfter == .seconds(5))
         #expect(config.server.maxHeaderBytes == 8192)
+        #expect(config.server.maxConnectionsPerAddress == 0)
+        #expect(config.server.maxRequestLineBytes == 8192)
+        #expect(config.server.maxHeaderCount == 100)
         #expect(config.server.requestHeaderTimeout == .seconds(10))
+        #expect(config.server.requestBodyTimeout == .seconds(10))
+        #expect(config.server.middlewareTimeout == .seconds(10))
         #expect(config.server.keepAliveTimeout == .seconds(60))
         #expect(config.server.backlog == 1024)
         #expect(config.hub.maxBodyBytes == 1_048_576)
@@ -312,7 +317,8 @@ struct GatewayConfigurationTests {
                   "server": {
                     "host": "127.0.0.1", "port": 0, "threads": 4, "maxConnections": 50, "retryAfter": "2s",
                     "maxHeaderBytes": "16KiB", "requestHeaderTimeout": "1500ms", "keepAliveTimeout": "2m",
-                    "backlog": 128
+                    "backlog": 128, "maxConnectionsPerAddress": 20, "maxRequestLineBytes": "4KiB",
+                    "maxHeaderCount": 50, "requestBodyTimeout": "3s", "middlewareTimeout": "750ms"
                   },
                   "hub": {
                     "maxBodyBytes": "64KiB",
@@ -333,6 +339,11 @@ struct GatewayConfigurationTests {
         #expect(config.server.requestHeaderTimeout == .milliseconds(1500))
         #expect(config.server.keepAliveTimeout == .seconds(120))
         #expect(config.server.backlog == 128)
+        #expect(config.server.maxConnectionsPerAddress == 20)
+        #expect(config.server.maxRequestLineBytes == 4096)
+        #expect(config.server.maxHeaderCount == 50)
+        #expect(config.server.requestBodyTimeout == .seconds(3))
+        #expect(config.server.middlewareTimeout == .milliseconds(750))
         #expect(config.hub.maxBodyBytes == 65536)
         #expect(config.hub.publishAllowedFrom.map(\.description) == ["10.0.0.0/8", "::1/128"])
         #expect(config.hub.history.size == 0)
@@ -367,7 +378,8 @@ struct GatewayConfigurationTests {
         #expect(
             configError(#"{"server": {"prot": 80}}"#)
                 == "server.prot: unknown key; known keys: backlog, host, keepAliveTimeout, maxConnections, "
-                + "maxHeaderBytes, port, requestHeaderTimeout, retryAfter, threads"
+                + "maxConnectionsPerAddress, maxHeaderBytes, maxHeaderCount, maxRequestLineBytes, middlewareTimeout, "
+                + "port, requestBodyTimeout, requestHeaderTimeout, retryAfter, threads"
         )
         #expect(
             configError(#"{"hub": {"history": {"size": 1, "max": 2}}}"#)
@@ -384,6 +396,23 @@ struct GatewayConfigurationTests {
         (#"{"server": {"port": 70000}}"#, "server.port: must be between 0 and 65535, got 70000"),
         (#"{"server": {"threads": -1}}"#, "server.threads: must be between 0 and 256, got -1"),
         (#"{"server": {"maxConnections": 0}}"#, "server.maxConnections: must be between 1 and 1000000, got 0"),
+        (
+            #"{"server": {"maxConnectionsPerAddress": -1}}"#,
+            "server.maxConnectionsPerAddress: must be between 0 and 1000000, got -1"
+        ),
+        (
+            #"{"server": {"maxRequestLineBytes": 100}}"#,
+            "server.maxRequestLineBytes: must be between 256 and 1048576, got 100"
+        ),
+        (#"{"server": {"maxHeaderCount": 2}}"#, "server.maxHeaderCount: must be between 8 and 10000, got 2"),
+        (
+            #"{"server": {"requestBodyTimeout": 10}}"#,
+            #"server.requestBodyTimeout: expected a duration like "15s" or "500ms", got 10"#
+        ),
+        (
+            #"{"server": {"middlewareTimeout": "-1s"}}"#,
+            #"server.middlewareTimeout: must not be negative, got "-1s""#
+        ),
         (
             #"{"server": {"maxHeaderBytes": "2MiB"}}"#,
             #"server.maxHeaderBytes: must be between 1024 and 1048576, got "2MiB""#

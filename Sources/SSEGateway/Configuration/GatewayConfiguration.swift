@@ -39,11 +39,26 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var maxConnections = 10_000
         /// How long clients turned away with 503 are told to wait. Default 5 seconds.
         public var retryAfter: Duration = .seconds(5)
-        /// The largest request head accepted; larger ones get 431. Default 8192 bytes.
+        /// Connections from one peer address served at once; beyond it, new requests get 429 with `Retry-After`, so
+        /// one client cannot take every connection. 0 turns the limit off, which is the default: behind a load
+        /// balancer or a NAT every client shares an address. Default 0.
+        public var maxConnectionsPerAddress = 0
+        /// The longest request target (path and query) accepted; longer ones get 414. Default 8192 bytes.
+        public var maxRequestLineBytes = 8192
+        /// The largest header section accepted (names, values and their separators, without the request line);
+        /// larger ones get 431. Default 8192 bytes.
         public var maxHeaderBytes = 8192
+        /// The most header fields one request may carry; more get 431. Default 100.
+        public var maxHeaderCount = 100
         /// How long a client may take to send a complete request head before getting 408, which stops slow-header
         /// attacks from holding connections. Default 10 seconds.
         public var requestHeaderTimeout: Duration = .seconds(10)
+        /// How long a client may take to send a request body once its head is in; a body still incomplete gets 408
+        /// and the connection closes, so a trickled body cannot hold a connection and its buffer. Default 10 seconds.
+        public var requestBodyTimeout: Duration = .seconds(10)
+        /// How long a request's middleware phase (a publish's or a stream's connect phase: token checks, lookups)
+        /// may run; a request still undecided gets 503 with `Retry-After` and is never acted on. Default 10 seconds.
+        public var middlewareTimeout: Duration = .seconds(10)
         /// How long an idle keep-alive connection is kept open. Default 60 seconds.
         public var keepAliveTimeout: Duration = .seconds(60)
         /// The listen backlog: connections the kernel queues before they are accepted. Default 1024.
@@ -210,10 +225,25 @@ extension GatewayConfiguration.Server {
             retryAfter = try object.decode("retryAfter", default: defaults.retryAfter) { node throws(ConfigError) in
                 try node.duration()
             }
+            maxConnectionsPerAddress = try object.decode(
+                "maxConnectionsPerAddress", default: defaults.maxConnectionsPerAddress
+            ) { node throws(ConfigError) in try node.int(in: 0...1_000_000) }
+            maxRequestLineBytes = try object.decode("maxRequestLineBytes", default: defaults.maxRequestLineBytes) {
+                node throws(ConfigError) in try node.byteSize(in: 256...1_048_576)
+            }
             maxHeaderBytes = try object.decode("maxHeaderBytes", default: defaults.maxHeaderBytes) {
                 node throws(ConfigError) in try node.byteSize(in: 1024...1_048_576)
             }
+            maxHeaderCount = try object.decode("maxHeaderCount", default: defaults.maxHeaderCount) {
+                node throws(ConfigError) in try node.int(in: 8...10_000)
+            }
             requestHeaderTimeout = try object.decode("requestHeaderTimeout", default: defaults.requestHeaderTimeout) {
+                node throws(ConfigError) in try node.duration()
+            }
+            requestBodyTimeout = try object.decode("requestBodyTimeout", default: defaults.requestBodyTimeout) {
+                node throws(ConfigError) in try node.duration()
+            }
+            middlewareTimeout = try object.decode("middlewareTimeout", default: defaults.middlewareTimeout) {
                 node throws(ConfigError) in try node.duration()
             }
             keepAliveTimeout = try object.decode("keepAliveTimeout", default: defaults.keepAliveTimeout) {

@@ -135,6 +135,8 @@ public final class GatewayServer: Sendable {
             .serverChannelOption(.backlog, value: Int32(configuration.server.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A client's FIN is an event, not a close: a request it sent before is still answered.
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(
                 .writeBufferWaterMark,
                 value: .init(low: max(1, maxBuffered / 4), high: max(2, maxBuffered / 2))
@@ -154,27 +156,10 @@ public final class GatewayServer: Sendable {
     }
 
     static func configure(channel: any Channel, server: ServerContext) throws {
-        let open = server.openConnections.wrappingAdd(1, ordering: .relaxed).newValue
-        channel.closeFuture.whenComplete { _ in
-            server.openConnections.wrappingSubtract(1, ordering: .relaxed)
-        }
-        let overCapacity = open > server.configuration.server.maxConnections
-        var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderListSize = server.configuration.server.maxHeaderBytes
-        limits.maxHeaderFieldSize = server.configuration.server.maxHeaderBytes
-        let encoder = HTTPResponseEncoder()
-        let decoder = ByteToMessageHandler(
-            HTTPRequestDecoder(
-                leftOverBytesStrategy: .dropBytes,
-                informationalResponseStrategy: .drop,
-                limitConfiguration: limits
-            )
-        )
-        let handler = HTTPServerHandler(server: server, overCapacity: overCapacity, encoder: encoder, decoder: decoder)
-        let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(encoder)
-        try pipeline.addHandler(decoder)
-        try pipeline.addHandler(handler)
+        let capacity = server.connections.admit(channel)
+        let codec = HTTPCodec(limits: server.admission.decoderLimits)
+        let handler = HTTPConnectionHandler(server: server, codec: codec, capacity: capacity)
+        try codec.install(in: channel.pipeline.syncOperations, connection: handler)
     }
 
     /// Runs the shutdown sequence of `configuration.shutdown`, as a signal does under `serve`: `/readyz` turns 503,
@@ -191,7 +176,7 @@ public final class GatewayServer: Sendable {
 
     /// Number of connections currently open (streams and ordinary requests).
     public var openConnectionCount: Int {
-        self.context.openConnections.load(ordering: .relaxed)
+        self.context.connections.openCount
     }
 
     /// Prometheus text exposition of the gateway's metrics, as `/metrics` serves it.

@@ -127,6 +127,15 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         // A stream has nothing more to read; whatever a client sends now is dropped.
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The connection allows half-closure so that requests are answered after a FIN; a stream's reader sends
+        // one only when it leaves.
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            self.session.close(reason: .clientDisconnected)
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         self.detach()
         self.session.close(reason: self.flushing ? .writeFailed : .clientDisconnected)

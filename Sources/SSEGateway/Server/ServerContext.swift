@@ -12,7 +12,9 @@ final class ServerContext: Sendable {
     let mounts: HubMounts
     let shutdownHandlers: ShutdownHandlerRegistry
     let logger: Logger
-    let openConnections = Atomic<Int>(0)
+    let connections: ConnectionLimiter
+    let admission: AdmissionPolicy
+    let connectionConfiguration: HTTPConnectionStateMachine.Configuration
     let ready = Atomic<Bool>(false)
     /// Set once shutdown closes the listener: hub requests on open connections then get 503 with `Retry-After`.
     let closing = Atomic<Bool>(false)
@@ -31,17 +33,30 @@ final class ServerContext: Sendable {
         self.mounts = mounts
         self.shutdownHandlers = shutdownHandlers
         self.logger = logger
+        let server = configuration.server
+        let retryAfter = max(1, Int(server.retryAfter.components.seconds))
+        self.connections = ConnectionLimiter(
+            maxConnections: server.maxConnections, maxPerAddress: server.maxConnectionsPerAddress)
+        self.admission = AdmissionPolicy(
+            limits: .init(
+                maxRequestLineBytes: server.maxRequestLineBytes,
+                maxHeaderBytes: server.maxHeaderBytes,
+                maxHeaderCount: server.maxHeaderCount,
+                retryAfterSeconds: retryAfter
+            )
+        )
+        self.connectionConfiguration = .init(
+            requestHeaderTimeout: TimeAmount(server.requestHeaderTimeout),
+            requestBodyTimeout: TimeAmount(server.requestBodyTimeout),
+            keepAliveTimeout: TimeAmount(server.keepAliveTimeout),
+            middlewareTimeout: TimeAmount(server.middlewareTimeout),
+            maxBodyBytes: configuration.hub.maxBodyBytes,
+            retryAfterSeconds: retryAfter
+        )
         self.sessionEnvironment = SessionEnvironment(
             logger: logger,
             metrics: metrics,
             closeListenerTimeout: TimeAmount(configuration.streams.closeListenerTimeout)
         )
-    }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }

@@ -1,0 +1,329 @@
+import NIOCore
+import NIOHTTP1
+
+/// Drives one HTTP/1.1 connection: it feeds what happens on the channel to ``HTTPConnectionStateMachine`` and
+/// performs the actions the machine returns.
+///
+/// Decisions live in the machine, admission in ``AdmissionPolicy``, and the work of each route in its endpoint. A
+/// subscribe that passes its connect phase hands the connection over to an ``SSEStreamHandler``.
+final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+    private typealias Action = HTTPConnectionStateMachine.Action
+
+    private let server: ServerContext
+    private let codec: HTTPCodec
+    private let capacity: AdmissionPolicy.Connection.Capacity
+    private var machine: HTTPConnectionStateMachine
+    private var timer: (deadline: NIODeadline, task: Scheduled<Void>)?
+    private var readPending = false
+    private var actions: [Action] = []
+    private var driving = false
+    /// The request in progress: its head and route, and the headers middleware added for every answer to it.
+    private var request: (head: HTTPRequestHead, route: Route)?
+    private var responseHeaders = HTTPHeaders()
+    /// The session of a subscribe in progress, and how to close it once its answer is written.
+    private var session: (session: Session, closeAfterAnswer: CloseReason?)?
+    private var update: PublishRequest?
+    private var publishAllowedFromPeer: Bool?
+
+    init(server: ServerContext, codec: HTTPCodec, capacity: AdmissionPolicy.Connection.Capacity) {
+        self.server = server
+        self.codec = codec
+        self.capacity = capacity
+        self.machine = HTTPConnectionStateMachine(configuration: server.connectionConfiguration, now: .now())
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.sync(context: context)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.timer?.task.cancel()
+        self.timer = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.machine.received(self.unwrapInboundIn(data))
+        self.drive(.none, context: context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ByteArrivalHandler.Arrived {
+            self.machine.bytesArrived(now: .now())
+            self.sync(context: context)
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            self.drive(self.machine.inputClosed(), context: context)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError || error is ByteToMessageDecoderError else {
+            context.close(promise: nil)
+            return
+        }
+        self.machine.decodingFailed(error)
+        self.drive(.none, context: context)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.drive(self.machine.channelClosed(), context: context)
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.machine.writabilityChanged(isWritable: context.channel.isWritable, now: .now())
+        self.drive(.none, context: context)
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Reads are withheld while the machine does not want them, so pipelined requests wait in the socket.
+    func read(context: ChannelHandlerContext) {
+        if self.machine.wantsRead {
+            context.read()
+        } else {
+            self.readPending = true
+        }
+    }
+
+    // MARK: Driving the machine
+
+    /// Performs `action`, its follow-ups and whatever the inbox then yields. Re-entrant calls (a future completed
+    /// synchronously, a writability change during a write) queue their action for the loop already running.
+    private func drive(_ action: Action, context: ChannelHandlerContext) {
+        if action != .none { self.actions.append(action) }
+        guard !self.driving else { return }
+        self.driving = true
+        while true {
+            if !self.actions.isEmpty {
+                if let followUp = self.perform(self.actions.removeFirst(), context: context) {
+                    self.actions.insert(followUp, at: 0)
+                }
+            } else if let next = self.machine.pump(now: .now()) {
+                self.actions.append(next)
+            } else {
+                break
+            }
+        }
+        self.driving = false
+        self.sync(context: context)
+    }
+
+    /// Arms the timer for the machine's deadline and resumes withheld reads the machine now wants.
+    private func sync(context: ChannelHandlerContext) {
+        guard !self.machine.isStreaming else { return }
+        let deadline = self.machine.deadline
+        if self.timer?.deadline != deadline {
+            self.timer?.task.cancel()
+            self.timer = nil
+            if let deadline {
+                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                let task = context.eventLoop.scheduleTask(deadline: deadline) {
+                    let (handler, context) = bound.value
+                    handler.timer = nil
+                    handler.drive(handler.machine.timerFired(now: .now()), context: context)
+                }
+                self.timer = (deadline, task)
+            }
+        }
+        if self.readPending, self.machine.wantsRead {
+            self.readPending = false
+            context.read()
+        }
+    }
+
+    /// Performs one action; returns the machine's follow-up when the action reports back at once.
+    private func perform(_ action: Action, context: ChannelHandlerContext) -> Action? {
+        switch action {
+        case .none:
+            return nil
+        case .evaluate(let head):
+            return self.machine.evaluated(self.evaluate(head, context: context), now: .now())
+        case .sendContinue:
+            ResponseWriter(metrics: self.server.metrics).writeContinue(context: context)
+        case .runPublishPhase(let head, let body):
+            self.runPublishPhase(head, body: body, context: context)
+        case .runConnectPhase(let head):
+            self.runConnectPhase(head, context: context)
+        case .serveOperational(_, let route, let keepAlive):
+            self.respond(OperationalEndpoint(server: self.server).response(for: route), keepAlive, context: context)
+        case .commitPublish:
+            guard let update = self.update else { return nil }
+            self.update = nil
+            return self.machine.committed(PublishEndpoint(server: self.server).commit(update), now: .now())
+        case .respond(let response, let keepAlive):
+            self.respond(response, keepAlive, context: context)
+        case .switchToStream:
+            self.switchToStream(context: context)
+        case .abandonPhase(let answer):
+            self.update = nil
+            if let answer {
+                self.session?.closeAfterAnswer = .timeout
+                self.respond(answer, false, context: context)
+            } else {
+                self.session?.session.close(reason: .clientDisconnected)
+                self.session = nil
+                context.close(promise: nil)
+            }
+        case .close:
+            context.close(promise: nil)
+        }
+        return nil
+    }
+
+    // MARK: Actions
+
+    private func evaluate(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> HTTPConnectionStateMachine.Verdict
+    {
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let route = Route(method: head.method, path: String(path), mounts: self.server.mounts.indexByPath)
+        self.request = (head, route)
+        self.responseHeaders = HTTPHeaders()
+        let middleware = route.mount.map { self.server.mounts.mounts[$0].middleware } ?? []
+        let connection = AdmissionPolicy.Connection(
+            capacity: self.capacity, isQuiescing: self.server.closing.load(ordering: .relaxed))
+        return self.server.admission.verdict(
+            for: head,
+            route: route,
+            connection: connection,
+            routeHasMiddleware: !middleware.isEmpty,
+            mayPublishAnonymously: { self.mayPublishAnonymously(context: context) },
+            intercept: {
+                guard !middleware.isEmpty else { return nil }
+                let facts = self.facts(for: head, context: context)
+                for step in middleware {
+                    if let answer = step.intercept(facts, responseHeaders: &self.responseHeaders) {
+                        return HTTPResponse(
+                            status: answer.status, headers: answer.headers.map { ($0.name, $0.value) },
+                            body: answer.body)
+                    }
+                }
+                return nil
+            }
+        )
+    }
+
+    private func runPublishPhase(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        guard let mount = self.request?.route.mount else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        PublishEndpoint(server: self.server).decide(
+            body: body,
+            request: self.facts(for: head, context: context),
+            mount: self.server.mounts.mounts[mount],
+            responseHeaders: self.responseHeaders,
+            mayPublishAnonymously: self.mayPublishAnonymously(context: context),
+            eventLoop: context.eventLoop
+        ).whenSuccess { decision, headers in
+            let (handler, context) = bound.value
+            let outcome: HTTPConnectionStateMachine.PhaseOutcome
+            switch decision {
+            case .accept(let update):
+                handler.update = update
+                outcome = .commit
+            case .refuse(let response):
+                outcome = .answer(response, keepAlive: true)
+            }
+            handler.responseHeaders = headers
+            handler.drive(handler.machine.phaseFinished(outcome, now: .now()), context: context)
+        }
+    }
+
+    private func runConnectPhase(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard let mount = self.request?.route.mount else { return }
+        let endpoint = SubscribeEndpoint(server: self.server)
+        let start = endpoint.start(
+            head,
+            request: self.facts(for: head, context: context),
+            mount: self.server.mounts.mounts[mount],
+            responseHeaders: self.responseHeaders,
+            channel: context.channel
+        )
+        switch start {
+        case .refused(let response):
+            self.drive(self.machine.phaseFinished(.answer(response, keepAlive: true), now: .now()), context: context)
+        case .connecting(let session, let phase):
+            self.session = (session, nil)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            phase.whenComplete { result in
+                let (handler, context) = bound.value
+                // Abandoned meanwhile (the client left, or the deadline passed): the session was closed then.
+                guard handler.session?.session === session else { return }
+                let (outcome, headers, closeAfterAnswer) = endpoint.outcome(of: result, for: session)
+                handler.responseHeaders = headers
+                handler.session = (session, closeAfterAnswer)
+                handler.drive(handler.machine.phaseFinished(outcome, now: .now()), context: context)
+            }
+        }
+    }
+
+    private func switchToStream(context: ChannelHandlerContext) {
+        guard let (session, _) = self.session, let mount = self.request?.route.mount else { return }
+        self.session = nil
+        guard !session.isClosed, context.channel.isActive else {
+            session.close(reason: .clientDisconnected)
+            context.close(promise: nil)
+            return
+        }
+        let stream = SubscribeEndpoint(server: self.server).makeStream(
+            for: session, mount: self.server.mounts.mounts[mount], channel: context.channel)
+        self.server.metrics.httpResponse(status: 200)
+        self.timer?.task.cancel()
+        self.timer = nil
+        // The stream reads on (to notice a departing client); a read withheld during the connect phase resumes.
+        if self.readPending {
+            self.readPending = false
+            context.read()
+        }
+        do {
+            try self.codec.switchToStream(stream, connection: context)
+        } catch {
+            stream.unlink()
+            session.close(reason: .writeFailed)
+        }
+    }
+
+    private func respond(_ response: HTTPResponse, _ keepAlive: Bool, context: ChannelHandlerContext) {
+        let written = ResponseWriter(metrics: self.server.metrics).write(
+            response,
+            extraHeaders: self.responseHeaders,
+            keepAlive: keepAlive,
+            omitBody: self.request?.head.method == .HEAD,
+            context: context
+        )
+        let session = self.session
+        self.session = nil
+        let channel = context.channel
+        written.whenComplete { _ in
+            if let session, let reason = session.closeAfterAnswer { session.session.close(reason: reason) }
+            if !keepAlive { channel.close(promise: nil) }
+        }
+    }
+
+    // MARK: Request facts
+
+    private func facts(for head: HTTPRequestHead, context: ChannelHandlerContext) -> RequestFacts {
+        let (path, query) = FormURLEncoded.parseQuery(head.uri)
+        return RequestFacts(
+            method: head.method,
+            uri: head.uri,
+            path: path,
+            query: query,
+            headers: head.headers,
+            remoteAddress: context.channel.remoteAddress,
+            version: head.version
+        )
+    }
+
+    private func mayPublishAnonymously(context: ChannelHandlerContext) -> Bool {
+        if let allowed = self.publishAllowedFromPeer { return allowed }
+        let allowed =
+            context.channel.remoteAddress.map { remote in
+                self.server.configuration.hub.publishAllowedFrom.contains { $0.contains(remote) }
+            } ?? false
+        self.publishAllowedFromPeer = allowed
+        return allowed
+    }
+}

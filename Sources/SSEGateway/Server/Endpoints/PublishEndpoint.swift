@@ -1,0 +1,67 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Publishing: a form body validated into an update, the chain's publish phase, then the hub.
+///
+/// Deciding and committing are separate steps so that the connection state machine stands between them: an update
+/// enters the hub only if its request is still waiting for the answer.
+struct PublishEndpoint {
+    let server: ServerContext
+
+    /// What the publish phase decided, with the headers the chain wants on the answer.
+    enum Decision {
+        case accept(PublishRequest)
+        case refuse(HTTPResponse)
+    }
+
+    /// Validates `body` and runs `mount`'s publish phase; the future completes on `eventLoop`.
+    ///
+    /// - Parameter mayPublishAnonymously: whether the peer's address is in `hub.publishAllowedFrom`, which admits a
+    ///   publish that no middleware authorised.
+    func decide(
+        body: ByteBuffer,
+        request facts: RequestFacts,
+        mount: HubMount,
+        responseHeaders: HTTPHeaders,
+        mayPublishAnonymously: Bool,
+        eventLoop: any EventLoop
+    ) -> EventLoopFuture<(Decision, HTTPHeaders)> {
+        let update: PublishRequest
+        do {
+            update = try PublishRequest(form: FormURLEncoded.parse(body.readableBytesView))
+        } catch let error as PublishError {
+            let refusal = HTTPResponse.text(HTTPResponseStatus(statusCode: error.status), error.reason)
+            return eventLoop.makeSucceededFuture((.refuse(refusal), responseHeaders))
+        } catch {
+            return eventLoop.makeSucceededFuture(
+                (.refuse(.text(.badRequest, "malformed form body: \(error)")), responseHeaders))
+        }
+        if mount.middleware.isEmpty {
+            return eventLoop.makeSucceededFuture((.accept(update), responseHeaders))
+        }
+        let publish = PublishContext(request: facts, update: update, responseHeaders: responseHeaders)
+        let middleware = mount.middleware
+        let logger = self.server.logger
+        return eventLoop.makeFutureWithTask {
+            for step in middleware {
+                try await step.publish(publish)
+            }
+        }.map { () -> (Decision, HTTPHeaders) in
+            guard publish.isAuthorized || mayPublishAnonymously else {
+                return (
+                    .refuse(.text(.forbidden, "publishing is not allowed from this address")), publish.responseHeaders
+                )
+            }
+            return (.accept(publish.update), publish.responseHeaders)
+        }.flatMapErrorThrowing { error in
+            let rejection = HTTPRejection.from(error, phase: "publish phase", logger: logger)
+            return (.refuse(rejection.response), publish.responseHeaders)
+        }
+    }
+
+    /// Puts a decided update into the hub; the answer is its id, as Mercure publishers expect.
+    func commit(_ update: PublishRequest) -> HTTPResponse {
+        HTTPResponse(status: .ok, body: self.server.hub.publish(update))
+    }
+}

@@ -1,0 +1,108 @@
+import NIOCore
+import NIOHTTP1
+
+/// Subscribing: a session for the stream, the chain's connect phase, then the stream itself.
+///
+/// The session exists from the start of the connect phase, so that middleware can attach listeners and claims to
+/// it and shutdown can close it, and it is closed exactly once however the request ends: refused, abandoned, answered
+/// as a `HEAD`, or streamed.
+struct SubscribeEndpoint {
+    let server: ServerContext
+
+    /// How a subscribe request starts.
+    enum Start {
+        /// Refused before any session exists (no topic, too many topics).
+        case refused(HTTPResponse)
+        /// The session is open and its connect phase runs; the future completes on the session's loop.
+        case connecting(Session, EventLoopFuture<Void>)
+    }
+
+    /// Parses the request's selectors, opens its session and starts `mount`'s connect phase.
+    func start(
+        _ head: HTTPRequestHead,
+        request facts: RequestFacts,
+        mount: HubMount,
+        responseHeaders: HTTPHeaders,
+        channel: any Channel
+    ) -> Start {
+        let topics = facts.query.compactMap { $0.name == "topic" ? $0.value : nil }
+        guard !topics.isEmpty else {
+            return .refused(.text(.badRequest, "Missing \"topic\" parameter"))
+        }
+        guard topics.count <= PublishRequest.maxTopics else {
+            return .refused(.text(.badRequest, "Too many \"topic\" parameters (max \(PublishRequest.maxTopics))"))
+        }
+        let lastEventID =
+            head.headers.first(name: "last-event-id") ?? facts.query.first(where: { $0.name == "lastEventID" })?.value
+        let session = Session(
+            id: EventID.generate(),
+            request: facts,
+            topics: topics.map(TopicSelector.init),
+            lastEventID: lastEventID,
+            eventLoop: channel.eventLoop,
+            environment: self.server.sessionEnvironment,
+            responseHeaders: responseHeaders
+        )
+        self.server.sessionEnvironment.didOpen(session)
+        let shard = self.server.hub.shard(for: channel.eventLoop)
+        shard.track(session)
+        session.closeFuture.whenComplete { _ in shard.untrack(session) }
+        if head.method != .HEAD {
+            // Whatever closes a streaming session closes its connection; a HEAD session ends after its answer while
+            // the connection stays open for the next request.
+            session.setTeardown { _ in channel.close(promise: nil) }
+        }
+        guard !mount.middleware.isEmpty else {
+            return .connecting(session, channel.eventLoop.makeSucceededVoidFuture())
+        }
+        let middleware = mount.middleware
+        let phase = channel.eventLoop.makeFutureWithTask {
+            for step in middleware {
+                try await step.connect(session)
+            }
+        }
+        return .connecting(session, phase)
+    }
+
+    /// What the connection does with a finished connect phase: the outcome, the headers its answer carries, and
+    /// the reason to close the session with once the answer is written (nil when the session goes on as a stream).
+    func outcome(
+        of result: Result<Void, any Error>,
+        for session: Session
+    ) -> (HTTPConnectionStateMachine.PhaseOutcome, headers: HTTPHeaders, closeAfterAnswer: CloseReason?) {
+        switch result {
+        case .success where session.request.method == .HEAD:
+            let head = HTTPResponse(status: .ok, headers: StreamHead.headers, body: "", hasContentLength: false)
+            return (.answer(head, keepAlive: true), session.responseHeaders, .headRequest)
+        case .success:
+            return (.openStream, session.responseHeaders, nil)
+        case .failure(let error):
+            let rejection = HTTPRejection.from(
+                error, phase: "connect phase", logger: self.server.logger, session: session)
+            // The refusal's body is plain text: a coding negotiated for the stream does not apply to it.
+            var headers = session.responseHeaders
+            headers.remove(name: "Content-Encoding")
+            return (.answer(rejection.response, keepAlive: false), headers, .rejected)
+        }
+    }
+
+    /// The handler that carries `session`'s stream once the HTTP codec has left the pipeline.
+    func makeStream(for session: Session, mount: HubMount, channel: any Channel) -> SSEStreamHandler {
+        let chunked = session.request.version.major == 1 && session.request.version.minor >= 1
+        var head = StreamHead.encode(chunked: chunked, allocator: channel.allocator)
+        for (name, value) in session.responseHeaders {
+            head.writeString("\(name): \(value)\r\n")
+        }
+        let stream = SSEStreamHandler(
+            session: session,
+            hub: self.server.hub,
+            head: head,
+            chunked: chunked,
+            maxBufferedBytes: max(1, self.server.configuration.streams.maxBufferedBytes / 2)
+        )
+        let sessionStream = SessionStream(session: session, channel: channel)
+        stream.link(sessionStream)
+        stream.setFilters(mount.middleware.compactMap { $0.makeStreamFilter(for: sessionStream) })
+        return stream
+    }
+}
