@@ -178,32 +178,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func evaluate(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> HTTPConnectionStateMachine.Verdict
     {
-        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let route = Route(method: head.method, path: String(path), mounts: self.server.mounts.indexByPath)
-        self.request = (head, route)
         self.responseHeaders = HTTPHeaders()
-        let middleware = route.mount.map { self.server.mounts.mounts[$0].middleware } ?? []
-        let connection = AdmissionPolicy.Connection(
-            capacity: self.capacity, isQuiescing: self.server.closing.load(ordering: .relaxed))
-        return self.server.admission.verdict(
-            for: head,
-            route: route,
-            connection: connection,
-            routeHasMiddleware: !middleware.isEmpty,
+        let (route, verdict) = RequestRouter(server: self.server).route(
+            head,
+            capacity: self.capacity,
+            remoteAddress: context.channel.remoteAddress,
             mayPublishAnonymously: { self.mayPublishAnonymously(context: context) },
-            intercept: {
-                guard !middleware.isEmpty else { return nil }
-                let facts = self.facts(for: head, context: context)
-                for step in middleware {
-                    if let answer = step.intercept(facts, responseHeaders: &self.responseHeaders) {
-                        return HTTPResponse(
-                            status: answer.status, headers: answer.headers.map { ($0.name, $0.value) },
-                            body: answer.body)
-                    }
-                }
-                return nil
-            }
+            responseHeaders: &self.responseHeaders
         )
+        self.request = (head, route)
+        return verdict
     }
 
     private func runPublishPhase(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
@@ -211,37 +195,27 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         PublishEndpoint(server: self.server).decide(
             body: body,
-            request: self.facts(for: head, context: context),
+            request: RequestFacts(head: head, remoteAddress: context.channel.remoteAddress),
             mount: self.server.mounts.mounts[mount],
             responseHeaders: self.responseHeaders,
             mayPublishAnonymously: self.mayPublishAnonymously(context: context),
             eventLoop: context.eventLoop
-        ).whenSuccess { decision, headers in
+        ).whenSuccess { decision in
             let (handler, context) = bound.value
-            let outcome: HTTPConnectionStateMachine.PhaseOutcome
-            switch decision {
-            case .accept(let update):
-                handler.update = update
-                outcome = .commit
-            case .refuse(let response):
-                outcome = .answer(response, keepAlive: true)
-            }
-            handler.responseHeaders = headers
-            handler.drive(handler.machine.phaseFinished(outcome, now: .now()), context: context)
+            handler.update = decision.update
+            handler.responseHeaders = decision.responseHeaders
+            handler.drive(handler.machine.phaseFinished(decision.outcome, now: .now()), context: context)
         }
     }
 
     private func runConnectPhase(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         guard let mount = self.request?.route.mount else { return }
         let endpoint = SubscribeEndpoint(server: self.server)
-        let start = endpoint.start(
-            head,
-            request: self.facts(for: head, context: context),
-            mount: self.server.mounts.mounts[mount],
-            responseHeaders: self.responseHeaders,
-            channel: context.channel
-        )
-        switch start {
+        let facts = RequestFacts(head: head, remoteAddress: context.channel.remoteAddress)
+        let mountValue = self.server.mounts.mounts[mount]
+        switch endpoint.start(
+            head, request: facts, mount: mountValue, responseHeaders: self.responseHeaders, channel: context.channel)
+        {
         case .refused(let response):
             self.drive(self.machine.phaseFinished(.answer(response, keepAlive: true), now: .now()), context: context)
         case .connecting(let session, let phase):
@@ -262,14 +236,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func switchToStream(context: ChannelHandlerContext) {
         guard let (session, _) = self.session, let mount = self.request?.route.mount else { return }
         self.session = nil
-        guard !session.isClosed, context.channel.isActive else {
-            session.close(reason: .clientDisconnected)
-            context.close(promise: nil)
-            return
-        }
-        let stream = SubscribeEndpoint(server: self.server).makeStream(
-            for: session, mount: self.server.mounts.mounts[mount], channel: context.channel)
-        self.server.metrics.httpResponse(status: 200)
         self.timer?.task.cancel()
         self.timer = nil
         // The stream reads on (to notice a departing client); a read withheld during the connect phase resumes.
@@ -277,12 +243,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.readPending = false
             context.read()
         }
-        do {
-            try self.codec.switchToStream(stream, connection: context)
-        } catch {
-            stream.unlink()
-            session.close(reason: .writeFailed)
-        }
+        SubscribeEndpoint(server: self.server).open(
+            session, mount: self.server.mounts.mounts[mount], codec: self.codec, connection: context)
     }
 
     private func respond(_ response: HTTPResponse, _ keepAlive: Bool, context: ChannelHandlerContext) {
@@ -302,27 +264,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    // MARK: Request facts
-
-    private func facts(for head: HTTPRequestHead, context: ChannelHandlerContext) -> RequestFacts {
-        let (path, query) = FormURLEncoded.parseQuery(head.uri)
-        return RequestFacts(
-            method: head.method,
-            uri: head.uri,
-            path: path,
-            query: query,
-            headers: head.headers,
-            remoteAddress: context.channel.remoteAddress,
-            version: head.version
-        )
-    }
-
     private func mayPublishAnonymously(context: ChannelHandlerContext) -> Bool {
         if let allowed = self.publishAllowedFromPeer { return allowed }
-        let allowed =
-            context.channel.remoteAddress.map { remote in
-                self.server.configuration.hub.publishAllowedFrom.contains { $0.contains(remote) }
-            } ?? false
+        let ranges = self.server.configuration.hub.publishAllowedFrom
+        let allowed = context.channel.remoteAddress.map { remote in ranges.contains { $0.contains(remote) } } ?? false
         self.publishAllowedFromPeer = allowed
         return allowed
     }

@@ -9,13 +9,23 @@ import NIOHTTP1
 struct PublishEndpoint {
     let server: ServerContext
 
-    /// What the publish phase decided, with the headers the chain wants on the answer.
-    enum Decision {
-        case accept(PublishRequest)
-        case refuse(HTTPResponse)
+    /// What the publish phase decided: what the connection does next, the update to commit when it may, and the
+    /// headers the chain wants on the answer.
+    struct Decision {
+        var outcome: HTTPConnectionStateMachine.PhaseOutcome
+        var update: PublishRequest?
+        var responseHeaders: HTTPHeaders
+
+        static func refuse(_ response: HTTPResponse, _ headers: HTTPHeaders) -> Decision {
+            Decision(outcome: .answer(response, keepAlive: true), update: nil, responseHeaders: headers)
+        }
+
+        static func accept(_ update: PublishRequest, _ headers: HTTPHeaders) -> Decision {
+            Decision(outcome: .commit, update: update, responseHeaders: headers)
+        }
     }
 
-    /// Validates `body` and runs `mount`'s publish phase; the future completes on `eventLoop`.
+    /// Validates `body` and runs `mount`'s publish phase; the future completes on `eventLoop` and never fails.
     ///
     /// - Parameter mayPublishAnonymously: whether the peer's address is in `hub.publishAllowedFrom`, which admits a
     ///   publish that no middleware authorised.
@@ -26,19 +36,19 @@ struct PublishEndpoint {
         responseHeaders: HTTPHeaders,
         mayPublishAnonymously: Bool,
         eventLoop: any EventLoop
-    ) -> EventLoopFuture<(Decision, HTTPHeaders)> {
+    ) -> EventLoopFuture<Decision> {
         let update: PublishRequest
         do {
             update = try PublishRequest(form: FormURLEncoded.parse(body.readableBytesView))
         } catch let error as PublishError {
             let refusal = HTTPResponse.text(HTTPResponseStatus(statusCode: error.status), error.reason)
-            return eventLoop.makeSucceededFuture((.refuse(refusal), responseHeaders))
+            return eventLoop.makeSucceededFuture(.refuse(refusal, responseHeaders))
         } catch {
             return eventLoop.makeSucceededFuture(
-                (.refuse(.text(.badRequest, "malformed form body: \(error)")), responseHeaders))
+                .refuse(.text(.badRequest, "malformed form body: \(error)"), responseHeaders))
         }
         if mount.middleware.isEmpty {
-            return eventLoop.makeSucceededFuture((.accept(update), responseHeaders))
+            return eventLoop.makeSucceededFuture(.accept(update, responseHeaders))
         }
         let publish = PublishContext(request: facts, update: update, responseHeaders: responseHeaders)
         let middleware = mount.middleware
@@ -47,16 +57,15 @@ struct PublishEndpoint {
             for step in middleware {
                 try await step.publish(publish)
             }
-        }.map { () -> (Decision, HTTPHeaders) in
+        }.map { () -> Decision in
             guard publish.isAuthorized || mayPublishAnonymously else {
-                return (
-                    .refuse(.text(.forbidden, "publishing is not allowed from this address")), publish.responseHeaders
-                )
+                let refusal = HTTPResponse.text(.forbidden, "publishing is not allowed from this address")
+                return .refuse(refusal, publish.responseHeaders)
             }
-            return (.accept(publish.update), publish.responseHeaders)
+            return .accept(publish.update, publish.responseHeaders)
         }.flatMapErrorThrowing { error in
             let rejection = HTTPRejection.from(error, phase: "publish phase", logger: logger)
-            return (.refuse(rejection.response), publish.responseHeaders)
+            return .refuse(rejection.response, publish.responseHeaders)
         }
     }
 

@@ -86,8 +86,26 @@ struct SubscribeEndpoint {
         }
     }
 
-    /// The handler that carries `session`'s stream once the HTTP codec has left the pipeline.
-    func makeStream(for session: Session, mount: HubMount, channel: any Channel) -> SSEStreamHandler {
+    /// Hands the connection over to `session`'s stream: the codec and the connection handler (`connection`) leave
+    /// the pipeline and an ``SSEStreamHandler`` writes the stream from here on.
+    func open(_ session: Session, mount: HubMount, codec: HTTPCodec, connection: ChannelHandlerContext) {
+        let channel = connection.channel
+        guard !session.isClosed, channel.isActive else {
+            session.close(reason: .clientDisconnected)
+            channel.close(promise: nil)
+            return
+        }
+        let stream = self.makeStream(for: session, mount: mount, channel: channel)
+        self.server.metrics.httpResponse(status: 200)
+        do {
+            try codec.switchToStream(stream, connection: connection)
+        } catch {
+            stream.unlink()
+            session.close(reason: .writeFailed)
+        }
+    }
+
+    private func makeStream(for session: Session, mount: HubMount, channel: any Channel) -> SSEStreamHandler {
         let chunked = session.request.version.major == 1 && session.request.version.minor >= 1
         var head = StreamHead.encode(chunked: chunked, allocator: channel.allocator)
         for (name, value) in session.responseHeaders {
