@@ -46,6 +46,10 @@ final class RawClient: Sendable {
         try await self.channel.writeAndFlush(buffer)
     }
 
+    func send(bytes: [UInt8]) async throws {
+        try await self.channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
     /// Sends a request with `Host` and the given extra header lines.
     func sendRequest(_ method: String, _ target: String, headers: [String] = [], body: String? = nil) async throws {
         var text = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"

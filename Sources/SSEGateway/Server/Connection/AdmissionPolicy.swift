@@ -126,13 +126,13 @@ struct AdmissionPolicy: Sendable {
 
     /// Limits for NIO's decoder, which reads a head before this policy sees it. The decoder counts the request
     /// target as a field and within the whole head, so both of its limits are the sum of ours: a head within our
-    /// limits always decodes, and one beyond the sum is cut off by the decoder with `431` before it is buffered.
+    /// limits always decodes, and one beyond the sum is cut off by the decoder with `431` before it is buffered. The
+    /// field count is left to this policy, since the byte bound already caps what the decoder holds.
     var decoderLimits: NIOHTTPDecoderLimitConfiguration {
         var limits = NIOHTTPDecoderLimitConfiguration()
         let head = self.limits.maxRequestLineBytes + self.limits.maxHeaderBytes
         limits.maxHeaderFieldSize = head
         limits.maxHeaderListSize = head
-        limits.maxHeaderFieldCount = self.limits.maxHeaderCount + 1
         return limits
     }
 }
