@@ -19,6 +19,21 @@ private struct DelayedPublish: Middleware {
     }
 }
 
+/// Refuses from the head a publish without `X-Allow`, and counts the publish phases that ran.
+private struct HeadGate: Middleware {
+    let publishes = EventCounter()
+
+    func admitPublish(_ request: RequestFacts) async throws {
+        guard request.headers.contains(name: "x-allow") else {
+            throw HTTPRejection(.unauthorized, reason: "no X-Allow header")
+        }
+    }
+
+    func publish(_ publish: PublishContext) async throws {
+        self.publishes.increment()
+    }
+}
+
 @Suite("Connection layer over loopback: pipelining, deadlines, half-close")
 struct ConnectionLayerTests {
     static func publishRequest(topic: String, id: String, token: String? = nil) -> String {
@@ -170,6 +185,28 @@ struct ConnectionLayerTests {
             #expect(answer.status == 404)
             try await refused.waitForClose()
             #expect(try await !refused.text.contains("100 Continue"))
+        }
+    }
+
+    @Test func aPublishWaitingForContinueIsRefusedFromItsHeadWithoutItsBody() async throws {
+        let gate = HeadGate()
+        try await TestGateway.run(middleware: [gate]) { _, port in
+            var head = "POST /.well-known/mercure HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n"
+            let refused = try await RawClient.connect(port: port)
+            try await refused.send(head + "\r\n")
+            let answer = try await refused.readResponse()
+            #expect(answer.status == 401)
+            #expect(answer.body == "no X-Allow header\n")
+            try await refused.waitForClose()
+            #expect(try await !refused.text.contains("100 Continue"))
+
+            let admitted = try await RawClient.connect(port: port)
+            try await admitted.send(head + "X-Allow: 1\r\n\r\n")
+            try await admitted.waitFor(text: "HTTP/1.1 100 Continue\r\n\r\n")
+            try await admitted.send("topic=a")
+            try await admitted.waitFor(text: "urn:uuid:")
+            #expect(gate.publishes.count == 1, "only the admitted publish reached the publish phase")
         }
     }
 

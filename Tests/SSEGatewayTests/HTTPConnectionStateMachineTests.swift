@@ -295,11 +295,40 @@ struct HTTPConnectionStateMachineTests {
         #expect(actions == [.evaluate(head), .respond(refusal, keepAlive: false)])
     }
 
-    @Test func aServedRequestWaitingForContinueGetsIt() {
+    @Test func aPublishWaitingForContinueIsAdmittedFromItsHeadFirst() {
         var machine = self.machine()
         var head = self.publishHead
         head.headers.add(name: "Expect", value: "100-continue")
+        head.headers.add(name: "Content-Length", value: "7")
         let actions = self.feed(&machine, [.head(head)], verdict: .serve(.publish(mount: 0), keepAlive: true))
+        #expect(actions == [.evaluate(head), .runAdmissionPhase(head)])
+        #expect(!machine.wantsRead)
+        #expect(machine.deadline == self.ms(3_000), "admission runs under the middleware deadline")
+        // A client that stops waiting sends its body anyway: it waits in the inbox.
+        machine.received(.body(ByteBuffer(string: "topic=a")))
+        machine.received(.end(nil))
+        #expect(self.pump(&machine) == [])
+        #expect(machine.phaseFinished(.readBody, now: self.ms(10)) == .sendContinue)
+        #expect(machine.deadline == self.ms(5_010), "then the body deadline")
+        #expect(self.pump(&machine) == [.runPublishPhase(head, body: ByteBuffer(string: "topic=a"))])
+    }
+
+    @Test func aPublishRefusedFromItsHeadIsAnsweredWithoutItsBodyAndCloses() {
+        var machine = self.machine()
+        var head = self.publishHead
+        head.headers.add(name: "Expect", value: "100-continue")
+        _ = self.feed(&machine, [.head(head)], verdict: .serve(.publish(mount: 0), keepAlive: true))
+        let refusal = HTTPResponse.text(.unauthorized, "no token")
+        #expect(
+            machine.phaseFinished(.answer(refusal, keepAlive: false), now: self.start)
+                == .respond(refusal, keepAlive: false))
+        #expect(machine.isClosed)
+    }
+
+    @Test func anotherRequestWaitingForContinueGetsItAtOnce() {
+        var machine = self.machine()
+        let head = self.head(.GET, "/healthz", [("Expect", "100-continue")])
+        let actions = self.feed(&machine, [.head(head)], verdict: .serve(.health, keepAlive: true))
         #expect(actions == [.evaluate(head), .sendContinue])
     }
 

@@ -8,6 +8,8 @@ public import NIOHTTP1
 ///   or add headers to whatever answer it gets.
 /// - ``connect(_:)`` runs once per stream before its head is sent; it may suspend, reject, set claims, attributes and
 ///   response headers, register will-close listeners and schedule timers on ``Session/eventLoop``.
+/// - ``admitPublish(_:)`` sees the head of a publish whose client waits for `100 Continue`, so that a refusal that
+///   needs no body (a missing or invalid token) spares the upload.
 /// - ``publish(_:)`` runs once per publish, so the same chain authorises and validates what goes into the hub.
 /// - ``makeStreamFilter(for:)`` gives a stream its own synchronous filter of outgoing bytes (compression) or
 ///   observer of writes (heartbeat), on the stream's event loop.
@@ -25,6 +27,11 @@ public protocol Middleware: Sendable {
     /// other error refuses it with 500 and is logged.
     func connect(_ session: Session) async throws
 
+    /// Runs on the head of a publish whose client sent `Expect: 100-continue`, before the body is asked for. Throw
+    /// ``HTTPRejection`` to refuse what can be refused from the head alone; the body is then never sent. Other
+    /// publishes skip it (their body is already on its way), and every publish still goes through ``publish(_:)``.
+    func admitPublish(_ request: RequestFacts) async throws
+
     /// Runs once per publish, after the form has been validated and before the update enters the hub. Throw
     /// ``HTTPRejection`` to refuse it.
     func publish(_ publish: PublishContext) async throws
@@ -41,6 +48,8 @@ extension Middleware {
     }
 
     public func connect(_ session: Session) async throws {}
+
+    public func admitPublish(_ request: RequestFacts) async throws {}
 
     public func publish(_ publish: PublishContext) async throws {}
 

@@ -144,6 +144,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             return self.machine.evaluated(self.evaluate(head, context: context), now: .now())
         case .sendContinue:
             ResponseWriter(metrics: self.server.metrics).writeContinue(context: context)
+        case .runAdmissionPhase(let head):
+            self.runAdmissionPhase(head, context: context)
         case .runPublishPhase(let head, let body):
             self.runPublishPhase(head, body: body, context: context)
         case .runConnectPhase(let head):
@@ -188,6 +190,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         )
         self.request = (head, route)
         return verdict
+    }
+
+    private func runAdmissionPhase(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard let mount = self.request?.route.mount else { return }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        PublishEndpoint(server: self.server).admit(
+            request: RequestFacts(head: head, remoteAddress: context.channel.remoteAddress),
+            mount: self.server.mounts.mounts[mount],
+            eventLoop: context.eventLoop
+        ).whenSuccess { outcome in
+            let (handler, context) = bound.value
+            handler.drive(handler.machine.phaseFinished(outcome, now: .now()), context: context)
+        }
     }
 
     private func runPublishPhase(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {

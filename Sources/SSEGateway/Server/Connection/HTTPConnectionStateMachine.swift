@@ -14,8 +14,9 @@ import NIOHTTP1
 /// - `evaluating`: the head is with the admission policy, synchronously;
 /// - `receivingBody` / `discardingBody`: the body of a served or refused request (`server.requestBodyTimeout`, then
 ///   `408`), bounded by `hub.maxBodyBytes` for `Content-Length` and chunked bodies alike;
-/// - `awaitingPhase`: a publish or connect phase runs, reads paused (`server.middlewareTimeout`, then `503` and the
-///   phase's outcome is never acted on);
+/// - `awaitingPhase`: a publish's admission (from its head, for a client that waits for `100 Continue`), publish or
+///   connect phase runs, reads paused (`server.middlewareTimeout`, then `503` and the phase's outcome is never acted
+///   on);
 /// - `committing`: a decided publish enters the hub; no deadline, because an update that is accepted is answered;
 /// - `blockedOnOutput`: answers wait for a client that does not read them (`server.keepAliveTimeout`);
 /// - `streaming`: the connection belongs to an event stream; `closed`.
@@ -46,6 +47,8 @@ struct HTTPConnectionStateMachine {
 
     /// How a publish or connect phase ended.
     enum PhaseOutcome: Equatable {
+        /// The publish is admitted from its head: ask for its body.
+        case readBody
         /// The publish may enter the hub.
         case commit
         /// The stream may open.
@@ -60,6 +63,9 @@ struct HTTPConnectionStateMachine {
         case evaluate(HTTPRequestHead)
         /// Send `100 Continue`: the client holds its body back until it sees it.
         case sendContinue
+        /// Run the chain's publish admission on the head of a publish whose client waits for `100 Continue`, and
+        /// report through ``phaseFinished(_:now:)``.
+        case runAdmissionPhase(HTTPRequestHead)
         /// Run the chain's publish phase and report through ``phaseFinished(_:now:)``.
         case runPublishPhase(HTTPRequestHead, body: ByteBuffer)
         /// Run the chain's connect phase for a stream and report through ``phaseFinished(_:now:)``.
@@ -78,6 +84,7 @@ struct HTTPConnectionStateMachine {
     }
 
     private enum Phase: Equatable {
+        case admission
         case publish
         case connect
     }
@@ -95,6 +102,7 @@ struct HTTPConnectionStateMachine {
         var head: HTTPRequestHead
         var route: Route
         var keepAlive: Bool
+        var contentLength: Int?
     }
 
     private enum State {
@@ -293,7 +301,13 @@ struct HTTPConnectionStateMachine {
                 self.close()
                 return .respond(self.bodyTooLarge, keepAlive: false)
             }
-            let request = Request(head: head, route: route, keepAlive: keepAlive && head.isKeepAlive)
+            let request = Request(
+                head: head, route: route, keepAlive: keepAlive && head.isKeepAlive, contentLength: length)
+            if expectsContinue, route.readsBody {
+                // The client waits before sending the body: let the chain refuse from the head first.
+                self.state = .awaitingPhase(request, .admission, deadline: now + self.configuration.middlewareTimeout)
+                return .runAdmissionPhase(head)
+            }
             let body = RequestBody(keepsBytes: route.readsBody, expectedSize: length)
             self.state = .receivingBody(request, body, deadline: bodyDeadline)
             return expectsContinue ? .sendContinue : .none
@@ -305,6 +319,13 @@ struct HTTPConnectionStateMachine {
     mutating func phaseFinished(_ outcome: PhaseOutcome, now: NIODeadline) -> Action {
         guard case .awaitingPhase(let request, let phase, _) = self.state else { return .none }
         switch (outcome, phase) {
+        case (.readBody, .admission):
+            let body = RequestBody(keepsBytes: true, expectedSize: request.contentLength)
+            self.state = .receivingBody(request, body, deadline: now + self.configuration.requestBodyTimeout)
+            return .sendContinue
+        case (.answer(let response, _), .admission):
+            // The body may be on its way despite the refusal: only a close puts an end to it.
+            return self.respond(response, keepAlive: false, now: now)
         case (.commit, .publish):
             self.state = .committing(request)
             return .commitPublish
@@ -314,7 +335,8 @@ struct HTTPConnectionStateMachine {
             return .switchToStream
         case (.answer(let response, let keepAlive), _):
             return self.respond(response, keepAlive: keepAlive && request.keepAlive, now: now)
-        case (.commit, .connect), (.openStream, .publish):
+        case (.commit, .connect), (.openStream, .publish), (.readBody, _), (.commit, .admission),
+            (.openStream, .admission):
             self.close()
             return .abandonPhase(answer: .text(.internalServerError, "the request could not be completed"))
         }

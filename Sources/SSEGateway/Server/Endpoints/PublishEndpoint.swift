@@ -25,6 +25,27 @@ struct PublishEndpoint {
         }
     }
 
+    /// Runs `mount`'s admission phase on the head of a publish whose client waits for `100 Continue`; the future
+    /// completes on `eventLoop` and never fails.
+    func admit(
+        request facts: RequestFacts,
+        mount: HubMount,
+        eventLoop: any EventLoop
+    ) -> EventLoopFuture<HTTPConnectionStateMachine.PhaseOutcome> {
+        if mount.middleware.isEmpty {
+            return eventLoop.makeSucceededFuture(.readBody)
+        }
+        let middleware = mount.middleware
+        let logger = self.server.logger
+        return eventLoop.makeFutureWithTask {
+            for step in middleware {
+                try await step.admitPublish(facts)
+            }
+        }.map { .readBody }.flatMapErrorThrowing { error in
+            .answer(HTTPRejection.from(error, phase: "publish admission", logger: logger).response, keepAlive: false)
+        }
+    }
+
     /// Validates `body` and runs `mount`'s publish phase; the future completes on `eventLoop` and never fails.
     ///
     /// - Parameter mayPublishAnonymously: whether the peer's address is in `hub.publishAllowedFrom`, which admits a
