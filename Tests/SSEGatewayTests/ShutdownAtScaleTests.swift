@@ -33,7 +33,7 @@ struct ShutdownAtScaleTests {
 
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)
-        let status = await gateway.waitForExit()
+        let status = try await gateway.waitForExit()
         let elapsed = ContinuousClock.now - signalled
         let budget = Self.grace + Self.drain + Self.handlerBudget + .seconds(1)
         #expect(status == 0)

@@ -37,7 +37,7 @@ struct ShutdownProcessTests {
 
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)
-        _ = await gateway.waitForOutput("step=readiness")
+        _ = try await gateway.waitForOutput("step=readiness")
 
         // During the grace: not ready, yet new connections are accepted and streams still flow.
         let probe = try await RawClient.connect(port: port)
@@ -50,7 +50,7 @@ struct ShutdownProcessTests {
         #expect(!gateway.output.contains("step=grace"), "the checks above ran inside the grace")
 
         // After the grace: the listener is closed and publishes on open connections get 503 with Retry-After.
-        _ = await gateway.waitForOutput("step=close-listener")
+        _ = try await gateway.waitForOutput("step=close-listener")
         await #expect(throws: (any Error).self) { try await RawClient.connect(port: port) }
         let refused = try await publisher.publish([("topic", "a"), ("data", "after")])
         #expect(refused.status == 503)
@@ -69,7 +69,7 @@ struct ShutdownProcessTests {
         }
         #expect(Set(retries).count > 1, "retry values spread: \(retries)")
 
-        let status = await gateway.waitForExit()
+        let status = try await gateway.waitForExit()
         let elapsed = ContinuousClock.now - signalled
         #expect(status == 3, "a handler threw and one overran")
         #expect(elapsed < .seconds(10), "within the hard deadline")
@@ -119,9 +119,9 @@ struct ShutdownProcessTests {
 
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)
-        _ = await gateway.waitForOutput("step=readiness")
+        _ = try await gateway.waitForOutput("step=readiness")
         gateway.signal(SIGINT)
-        let status = await gateway.waitForExit()
+        let status = try await gateway.waitForExit()
         let elapsed = ContinuousClock.now - signalled
 
         #expect(status == 5)
@@ -143,7 +143,7 @@ struct ShutdownProcessTests {
         )
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)
-        let status = await gateway.waitForExit()
+        let status = try await gateway.waitForExit()
         let elapsed = ContinuousClock.now - signalled
         #expect(status == 4)
         #expect(elapsed >= .milliseconds(900), "not before the deadline: \(elapsed)")
