@@ -103,7 +103,7 @@ let package = Package(
         .target(
             name: "BuiltInMiddleware",
             dependencies: [
-                "SSEGateway", "Auth", "Compression", "Heartbeat", "Timeout", "CORS", "RequestLogger", "ShutdownProbe",
+                "SSEGateway", "Auth", "Compression", "Heartbeat", "Timeout", "CORS", "RequestLogger",
             ]
         ),
         .executableTarget(
@@ -111,6 +111,8 @@ let package = Package(
             dependencies: [
                 "SSEGateway",
                 "BuiltInMiddleware",
+                // Only behind `--enable-test-plugins`, for the tests that run the binary.
+                "ShutdownProbe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -129,6 +131,7 @@ let package = Package(
                 "Timeout",
                 "CORS",
                 "RequestLogger",
+                "ShutdownProbe",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -57,7 +57,7 @@ struct CommandLineTests {
             """#
         )
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let check = try await runGateway(["check-config", path])
+        let check = try await runGateway(["check-config", "--enable-test-plugins", path])
         #expect(check.status == 0, "\(check.error)")
         #expect(check.output.contains("warning: shutdown.handlers.ghost: no shutdown handler is registered"))
         #expect(!check.output.contains("shutdown.handlers.flush"))
@@ -71,13 +71,40 @@ struct CommandLineTests {
             """#
         )
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let check = try await runGateway(["check-config", path])
+        let check = try await runGateway(["check-config", "--enable-test-plugins", path])
         #expect(check.status == 1)
         #expect(
             check.error.contains("middleware[0].handlers[1]: a shutdown handler named \"flush\" is already registered"))
-        let serve = try await runGateway(["serve", "--config", path])
+        let serve = try await runGateway(["serve", "--enable-test-plugins", "--config", path])
         #expect(serve.status == 1)
         #expect(serve.error.contains("a shutdown handler named \"flush\" is already registered"), "\(serve.error)")
+    }
+
+    /// `shutdown-probe` exists for the test suite: a deployment that names it by mistake is told it is unknown.
+    @Test func theTestPluginIsUnknownWithoutTheOptIn() async throws {
+        let path = try writeConfig(#"{"middleware": [{"use": "shutdown-probe"}]}"#)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let message =
+            "middleware[0].use: unknown middleware \"shutdown-probe\"; known middleware: auth, compression, cors, "
+            + "heartbeat, request-logger, timeout"
+        let check = try await runGateway(["check-config", path])
+        #expect(check.status == 1)
+        #expect(check.error.contains(message), "stderr was: \(check.error)")
+        let serve = try await runGateway(["serve", "--config", path])
+        #expect(serve.status == 1)
+        #expect(serve.error.contains(message), "stderr was: \(serve.error)")
+        let optedIn = try await runGateway(["check-config", "--enable-test-plugins", path])
+        #expect(optedIn.status == 0, "stderr was: \(optedIn.error)")
+    }
+
+    @Test(arguments: ["serve", "check-config"])
+    func theOptInIsHiddenFromHelp(subcommand: String) async throws {
+        let help = try await runGateway([subcommand, "--help"])
+        #expect(help.status == 0)
+        #expect(!help.output.contains("enable-test-plugins"), "\(help.output)")
+        let hidden = try await runGateway([subcommand, "--help-hidden"])
+        #expect(hidden.output.contains("--enable-test-plugins"), "\(hidden.output)")
+        #expect(hidden.output.contains("For the test suite only"))
     }
 
     @Test func missingConfigFileIsAnError() async throws {

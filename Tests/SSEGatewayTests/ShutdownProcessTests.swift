@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The shutdown sequence of the real `sse-gateway` binary, watched through its log (with the `shutdown-probe`
-/// plugin) and through real clients.
+/// plugin, which `--enable-test-plugins` makes available) and through real clients.
 @Suite("shutdown sequence of sse-gateway serve", .serialized)
 struct ShutdownProcessTests {
     static let subscriberCount = 20
@@ -21,7 +21,7 @@ struct ShutdownProcessTests {
         """#
 
     @Test func sigtermRunsTheWholeSequenceInOrder() async throws {
-        let (gateway, port) = try await GatewayProcess.serve(config: Self.config)
+        let (gateway, port) = try await GatewayProcess.serve(config: Self.config, enableTestPlugins: true)
 
         let publisher = try await TestPublisher.connect(port: port)
         let first = try await publisher.publish([("topic", "a"), ("data", "first")])
@@ -114,7 +114,9 @@ struct ShutdownProcessTests {
 
     @Test func secondSignalExitsFast() async throws {
         let (gateway, port) = try await GatewayProcess.serve(
-            config: Self.config.replacingOccurrences(of: #""readinessGrace": "2s""#, with: #""readinessGrace": "5s""#))
+            config: Self.config.replacingOccurrences(of: #""readinessGrace": "2s""#, with: #""readinessGrace": "5s""#),
+            enableTestPlugins: true
+        )
         let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
 
         let signalled = ContinuousClock.now
@@ -139,7 +141,8 @@ struct ShutdownProcessTests {
                  "middleware": [{"use": "shutdown-probe", "handlers": [{"name": "stuck", "behaviour": "hang"}]}],
                  "shutdown": {"readinessGrace": "100ms", "drainTimeout": "100ms", "handlerTimeout": "20s",
                               "hardDeadline": "1s"}}
-                """#
+                """#,
+            enableTestPlugins: true
         )
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)

@@ -68,11 +68,16 @@ final class GatewayProcess: Sendable {
     }
 
     /// Starts `sse-gateway serve` on a configuration written from `json`, and returns once it listens; the file is
-    /// removed by then, since the process has read it.
-    static func serve(config json: String) async throws -> (gateway: GatewayProcess, port: Int) {
+    /// removed by then, since the process has read it. `enableTestPlugins` passes `--enable-test-plugins`, which a
+    /// configuration naming `shutdown-probe` needs.
+    static func serve(
+        config json: String,
+        enableTestPlugins: Bool = false
+    ) async throws -> (gateway: GatewayProcess, port: Int) {
         let path = try writeConfig(json)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let gateway = try GatewayProcess(arguments: ["serve", "--config", path])
+        let gateway = try GatewayProcess(
+            arguments: ["serve", "--config", path] + (enableTestPlugins ? ["--enable-test-plugins"] : []))
         return (gateway, try await gateway.port())
     }
 
