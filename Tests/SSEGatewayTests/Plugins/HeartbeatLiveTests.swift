@@ -108,9 +108,9 @@ struct HeartbeatLiveTests {
                  "middleware": [{"use": "heartbeat", "interval": "100ms"}]}
                 """
         )
-        try await TestGateway.run(configuration: configuration) { _, port in
+        try await TestGateway.run(configuration: configuration) { server, port in
             let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
-            #expect(HeartbeatMiddleware.liveTimersInProcess >= 1)
+            #expect(server.metric("sse_heartbeat_timers_active") == 1)
             // The opening comment and one heartbeat.
             try await subscriber.client.waitFor("a heartbeat") { bytes, _ in
                 guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return false }
