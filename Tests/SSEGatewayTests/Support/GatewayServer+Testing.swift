@@ -5,4 +5,7 @@ extension GatewayServer {
     func metric(_ name: String) -> Double? {
         self.context.metrics.samples()[name].flatMap { Double($0) }
     }
+
+    /// What every session of this server shares, including its count of sessions alive in memory.
+    var sessionEnvironment: SessionEnvironment { self.context.sessionEnvironment }
 }
