@@ -45,6 +45,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Plugins/Auth"
         ),
@@ -55,6 +56,7 @@ let package = Package(
                 "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Plugins/Compression"
         ),
@@ -64,6 +66,7 @@ let package = Package(
                 "SSEGateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Plugins/Heartbeat"
         ),
@@ -72,6 +75,7 @@ let package = Package(
             dependencies: [
                 "SSEGateway",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Plugins/Timeout"
         ),
@@ -103,7 +107,7 @@ let package = Package(
         .target(
             name: "BuiltInMiddleware",
             dependencies: [
-                "SSEGateway", "Auth", "Compression", "Heartbeat", "Timeout", "CORS", "RequestLogger", "ShutdownProbe",
+                "SSEGateway", "Auth", "Compression", "Heartbeat", "Timeout", "CORS", "RequestLogger",
             ]
         ),
         .executableTarget(
@@ -111,6 +115,8 @@ let package = Package(
             dependencies: [
                 "SSEGateway",
                 "BuiltInMiddleware",
+                // Only behind `--enable-test-plugins`, for the tests that run the binary.
+                "ShutdownProbe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -129,6 +135,7 @@ let package = Package(
                 "Timeout",
                 "CORS",
                 "RequestLogger",
+                "ShutdownProbe",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -20,23 +20,34 @@ public import SSEGateway
 public struct AuthMiddleware: MiddlewarePlugin {
     public static let name = "auth"
 
-    /// Expiry timers currently armed across the process: sessions whose token will close them. Zero once every such
-    /// session has ended, however it ended.
-    public static var liveExpiryTimers: Int { ExpiryTimer.live.load(ordering: .relaxed) }
-
     public let configuration: Configuration
     private let dependencies: Dependencies
     private let origins: OriginPolicy
+    private let expiryTimers: ExpiryTimerCounter
+
+    /// Expiry timers this middleware has armed and not yet ended: sessions whose token will close them. Zero once
+    /// every such session has ended, however it ended. A middleware built from configuration also reports it on
+    /// `/metrics` as `sse_auth_expiry_timers_active`.
+    public var liveExpiryTimers: Int { self.expiryTimers.value }
 
     public init(settings: ConfigObject, context: MiddlewareContext) throws(ConfigError) {
-        self.init(configuration: try Configuration(settings: settings, context: context))
+        self.init(
+            configuration: try Configuration(settings: settings, context: context),
+            dependencies: .system,
+            expiryTimers: ExpiryTimerCounter(metrics: context.metrics)
+        )
     }
 
     /// Creates the middleware from settings made in code; `dependencies` replaces the clock and random source.
     public init(configuration: Configuration, dependencies: Dependencies = .system) {
+        self.init(configuration: configuration, dependencies: dependencies, expiryTimers: ExpiryTimerCounter())
+    }
+
+    private init(configuration: Configuration, dependencies: Dependencies, expiryTimers: ExpiryTimerCounter) {
         self.configuration = configuration
         self.dependencies = dependencies
         self.origins = OriginPolicy(origins: configuration.publishOrigins)
+        self.expiryTimers = expiryTimers
     }
 
     public func connect(_ session: Session) async throws {
@@ -125,7 +136,7 @@ public struct AuthMiddleware: MiddlewarePlugin {
     private func closeOnExpiry(_ session: Session, expiry: Date, now: Date) {
         let fraction = self.dependencies.random(ExpirySchedule.spread)
         guard let delay = ExpirySchedule.delay(until: expiry, now: now, fraction: fraction) else { return }
-        let timer = ExpiryTimer()
+        let timer = ExpiryTimer(counter: self.expiryTimers)
         session.addWillCloseListener { _, _ in timer.cancel() }
         let scheduled = session.eventLoop.scheduleTask(in: delay) {
             if timer.fire() {

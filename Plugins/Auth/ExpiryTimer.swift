@@ -1,15 +1,12 @@
 import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
 /// The timer that closes one session when its token expires, armed once and ended exactly once: by firing or by
 /// the session's will-close listener.
 ///
-/// It keeps the process-wide count of armed timers, so a test can prove that none outlives its session.
+/// While armed it counts in its middleware's ``ExpiryTimerCounter``, so a test can prove that none outlives its
+/// session.
 final class ExpiryTimer: Sendable {
-    /// Timers armed and neither fired nor cancelled.
-    static let live = Atomic<Int>(0)
-
     private enum State {
         case pending
         case armed(Scheduled<Void>)
@@ -17,6 +14,11 @@ final class ExpiryTimer: Sendable {
     }
 
     private let state = NIOLockedValueBox(State.pending)
+    private let counter: ExpiryTimerCounter
+
+    init(counter: ExpiryTimerCounter) {
+        self.counter = counter
+    }
 
     /// Hands over the scheduled task; cancels it at once when the session has already ended.
     func arm(_ scheduled: Scheduled<Void>) {
@@ -26,7 +28,7 @@ final class ExpiryTimer: Sendable {
             return true
         }
         if armed {
-            Self.live.wrappingAdd(1, ordering: .relaxed)
+            self.counter.increment()
         } else {
             scheduled.cancel()
         }
@@ -42,7 +44,7 @@ final class ExpiryTimer: Sendable {
         case .pending:
             return true
         case .armed:
-            Self.live.wrappingSubtract(1, ordering: .relaxed)
+            self.counter.decrement()
             return true
         case .finished:
             return false
@@ -57,7 +59,7 @@ final class ExpiryTimer: Sendable {
         }
         if case .armed(let scheduled) = previous {
             scheduled.cancel()
-            Self.live.wrappingSubtract(1, ordering: .relaxed)
+            self.counter.decrement()
         }
     }
 }

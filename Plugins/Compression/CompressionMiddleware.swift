@@ -1,7 +1,6 @@
 import NIOCore
 import NIOHTTP1
 public import SSEGateway
-public import Synchronization
 
 /// Compresses event streams with gzip or deflate for the clients that ask for it in `Accept-Encoding`.
 ///
@@ -24,17 +23,18 @@ public struct CompressionMiddleware: MiddlewarePlugin {
         public typealias Value = ContentCoding
     }
 
-    /// zlib streams held by every compression middleware of the process: it returns to zero once every compressed
-    /// session has closed, which is how leaks show.
-    public static let liveStreamsInProcess = Atomic<Int>(0)
-
     /// The settings every stream is compressed with.
     public let configuration: Configuration
-    private let counter = LiveStreamCounter()
+    private let counter: LiveStreamCounter
 
     /// Creates the middleware for use in code.
     public init(configuration: Configuration = Configuration()) {
+        self.init(configuration: configuration, counter: LiveStreamCounter())
+    }
+
+    private init(configuration: Configuration, counter: LiveStreamCounter) {
         self.configuration = configuration
+        self.counter = counter
     }
 
     public init(settings: ConfigObject, context: MiddlewareContext) throws(ConfigError) {
@@ -51,10 +51,12 @@ public struct CompressionMiddleware: MiddlewarePlugin {
                     + "holds about \(perStream / 1024) KiB of zlib state per compressed stream"
             )
         }
-        self.init(configuration: configuration)
+        self.init(configuration: configuration, counter: LiveStreamCounter(metrics: context.metrics))
     }
 
-    /// zlib streams this middleware currently holds (one per open compressed stream).
+    /// zlib streams this middleware currently holds (one per open compressed stream): it returns to zero once every
+    /// compressed session has closed, which is how leaks show. A middleware built from configuration also reports it
+    /// on `/metrics` as `sse_compression_streams_active`.
     public var liveStreams: Int { self.counter.value }
 
     public func connect(_ session: Session) async throws {

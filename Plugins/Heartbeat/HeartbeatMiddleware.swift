@@ -16,25 +16,38 @@ public final class HeartbeatMiddleware: MiddlewarePlugin {
     public let configuration: Configuration
 
     private let socketOptions: DeadPeerSocketOptions
-    private let counter = LiveTimerCounter()
+    private let counter: LiveTimerCounter
     private let log: @Sendable (String) -> Void
 
-    /// Streams of this middleware whose timer is live; zero once all of them have closed.
-    public var liveTimers: Int { self.counter.value.load(ordering: .relaxed) }
-
-    /// Live timers of every heartbeat middleware in the process, for tests that build it from configuration.
-    public static var liveTimersInProcess: Int { LiveTimerCounter.process.load(ordering: .relaxed) }
+    /// Streams of this middleware whose timer is live; zero once all of them have closed. A middleware built from
+    /// configuration also reports it on `/metrics` as `sse_heartbeat_timers_active`.
+    public var liveTimers: Int { self.counter.value }
 
     /// Creates the middleware in code; `log` receives problems worth a debug line (a socket option refused).
-    public init(configuration: Configuration = Configuration(), log: @escaping @Sendable (String) -> Void = { _ in }) {
-        self.configuration = configuration
-        self.socketOptions = DeadPeerSocketOptions(configuration)
-        self.log = log
+    public convenience init(
+        configuration: Configuration = Configuration(),
+        log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.init(configuration: configuration, counter: LiveTimerCounter(), log: log)
     }
 
     public convenience init(settings: ConfigObject, context: MiddlewareContext) throws(ConfigError) {
         let logger = context.logger
-        self.init(configuration: try Configuration(settings: settings)) { message in logger.debug("\(message)") }
+        self.init(
+            configuration: try Configuration(settings: settings),
+            counter: LiveTimerCounter(metrics: context.metrics)
+        ) { message in logger.debug("\(message)") }
+    }
+
+    private init(
+        configuration: Configuration,
+        counter: LiveTimerCounter,
+        log: @escaping @Sendable (String) -> Void
+    ) {
+        self.configuration = configuration
+        self.socketOptions = DeadPeerSocketOptions(configuration)
+        self.counter = counter
+        self.log = log
     }
 
     public func makeStreamFilter(for stream: SessionStream) -> (any StreamFilter)? {

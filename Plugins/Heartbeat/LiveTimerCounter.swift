@@ -1,20 +1,28 @@
+import CoreMetrics
 import Synchronization
 
-/// Counts the streams whose heartbeat timer is live, per middleware and across the process, so that a test can
-/// prove that every timer is released with its session.
+/// Counts one middleware's streams whose heartbeat timer is live, so that a leak shows as a count that never returns
+/// to zero: on the middleware (``HeartbeatMiddleware/liveTimers``) and, when the gateway built it, on `/metrics`.
 final class LiveTimerCounter: Sendable {
-    /// Every heartbeat middleware's live timers.
-    static let process = Atomic<Int>(0)
+    /// The name of the gauge on `/metrics`; every heartbeat middleware of a gateway adds to it.
+    static let gaugeLabel = "sse_heartbeat_timers_active"
 
-    let value = Atomic<Int>(0)
+    private let count = Atomic<Int>(0)
+    private let gauge: CoreMetrics.Meter?
+
+    init(metrics: (any MetricsFactory)? = nil) {
+        self.gauge = metrics.map { CoreMetrics.Meter(label: Self.gaugeLabel, factory: $0) }
+    }
+
+    var value: Int { self.count.load(ordering: .relaxed) }
 
     func increment() {
-        self.value.add(1, ordering: .relaxed)
-        Self.process.add(1, ordering: .relaxed)
+        self.count.add(1, ordering: .relaxed)
+        self.gauge?.increment()
     }
 
     func decrement() {
-        self.value.subtract(1, ordering: .relaxed)
-        Self.process.subtract(1, ordering: .relaxed)
+        self.count.subtract(1, ordering: .relaxed)
+        self.gauge?.decrement()
     }
 }

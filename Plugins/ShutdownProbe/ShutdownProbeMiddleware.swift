@@ -3,8 +3,8 @@ public import SSEGateway
 import Synchronization
 
 /// Makes the shutdown sequence observable from outside the process: registers shutdown handlers with chosen
-/// behaviours and logs every will-close listener call. Used by the integration tests, which run the real binary;
-/// inert unless a configuration names it.
+/// behaviours and logs every will-close listener call. Used by the integration tests, which run the real binary with
+/// `--enable-test-plugins`: it is not among the built-in middleware, so a deployment cannot name it by mistake.
 ///
 /// ```json
 /// {"use": "shutdown-probe", "handlers": [{"name": "flush", "behaviour": "finish"},

@@ -19,21 +19,24 @@ public final class TimeoutMiddleware: MiddlewarePlugin {
     public let configuration: Configuration
 
     private let random: RandomSource
-    private let counter = LiveTimerCounter()
+    private let counter: LiveTimerCounter
 
-    /// Streams of this middleware whose timer is live; zero once all of them have closed.
-    public var liveTimers: Int { self.counter.value.load(ordering: .relaxed) }
-
-    /// Live timers of every timeout middleware in the process, for tests that build it from configuration.
-    public static var liveTimersInProcess: Int { LiveTimerCounter.process.load(ordering: .relaxed) }
+    /// Streams of this middleware whose timer is live; zero once all of them have closed. A middleware built from
+    /// configuration also reports it on `/metrics` as `sse_timeout_timers_active`.
+    public var liveTimers: Int { self.counter.value }
 
     /// Creates the middleware in code; `random` is injectable so that tests can pin each stream's lifetime.
-    public init(
+    public convenience init(
         configuration: Configuration = Configuration(),
         random: @escaping RandomSource = { Double.random(in: 0...1) }
     ) {
+        self.init(configuration: configuration, random: random, counter: LiveTimerCounter())
+    }
+
+    private init(configuration: Configuration, random: @escaping RandomSource, counter: LiveTimerCounter) {
         self.configuration = configuration
         self.random = random
+        self.counter = counter
     }
 
     public convenience init(settings: ConfigObject, context: MiddlewareContext) throws(ConfigError) {
@@ -49,7 +52,11 @@ public final class TimeoutMiddleware: MiddlewarePlugin {
                     + "message; give it a type (such as \"reconnect\") that only interested listeners handle"
             )
         }
-        self.init(configuration: configuration)
+        self.init(
+            configuration: configuration,
+            random: { Double.random(in: 0...1) },
+            counter: LiveTimerCounter(metrics: context.metrics)
+        )
     }
 
     public func makeStreamFilter(for stream: SessionStream) -> (any StreamFilter)? {

@@ -4,7 +4,6 @@ import Compression
 import Heartbeat
 import RequestLogger
 public import SSEGateway
-import ShutdownProbe
 import Timeout
 
 extension MiddlewareRegistry {
@@ -18,8 +17,6 @@ extension MiddlewareRegistry {
         registry.register(HeartbeatMiddleware.self)
         registry.register(RequestLoggerMiddleware.self)
         registry.register(TimeoutMiddleware.self)
-        // Does nothing unless a configuration names it: the process tests observe shutdown through it.
-        registry.register(ShutdownProbeMiddleware.self)
         return registry
     }
 }

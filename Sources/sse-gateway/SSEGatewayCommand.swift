@@ -1,5 +1,4 @@
 import ArgumentParser
-import BuiltInMiddleware
 import Foundation
 import Logging
 import SSEGateway
@@ -36,6 +35,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Path of the JSON configuration file.")
     var config: String = "config.json"
 
+    @OptionGroup var plugins: TestPluginOptions
+
     func run() async throws {
         let configuration = try loadConfiguration(path: self.config)
         let level = Logger.Level(rawValue: configuration.logging.level.rawValue) ?? .info
@@ -48,7 +49,7 @@ struct Serve: AsyncParsableCommand {
         let server: GatewayServer
         do {
             server = try GatewayServer(
-                configuration: configuration, registry: MiddlewareRegistry.builtIn, logger: logger)
+                configuration: configuration, registry: self.plugins.registry, logger: logger)
         } catch {
             printError("\(self.config): \(error)")
             throw ExitCode(1)
@@ -81,11 +82,13 @@ struct CheckConfig: ParsableCommand {
     @Argument(help: "Path of the JSON configuration file.")
     var path: String = "config.json"
 
+    @OptionGroup var plugins: TestPluginOptions
+
     func run() throws {
         let configuration = try loadConfiguration(path: self.path)
         let warnings: [String]
         do {
-            warnings = try GatewayServer.check(configuration: configuration, registry: MiddlewareRegistry.builtIn)
+            warnings = try GatewayServer.check(configuration: configuration, registry: self.plugins.registry)
         } catch {
             printError("\(self.path): \(error)")
             throw ExitCode(1)

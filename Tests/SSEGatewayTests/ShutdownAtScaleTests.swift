@@ -23,7 +23,7 @@ struct ShutdownAtScaleTests {
         """#
 
     @Test func everyStreamIsNotifiedAndClosedWithinTheBudgets() async throws {
-        let (gateway, port) = try await GatewayProcess.serve(config: Self.config)
+        let (gateway, port) = try await GatewayProcess.serve(config: Self.config, enableTestPlugins: true)
         let publisher = try await TestPublisher.connect(port: port)
         let first = try await publisher.publish([("topic", "a"), ("data", "first")])
         #expect(first.status == 200)
@@ -33,7 +33,7 @@ struct ShutdownAtScaleTests {
 
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)
-        let status = await gateway.waitForExit()
+        let status = try await gateway.waitForExit()
         let elapsed = ContinuousClock.now - signalled
         let budget = Self.grace + Self.drain + Self.handlerBudget + .seconds(1)
         #expect(status == 0)

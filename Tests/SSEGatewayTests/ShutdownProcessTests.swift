@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The shutdown sequence of the real `sse-gateway` binary, watched through its log (with the `shutdown-probe`
-/// plugin) and through real clients.
+/// plugin, which `--enable-test-plugins` makes available) and through real clients.
 @Suite("shutdown sequence of sse-gateway serve", .serialized)
 struct ShutdownProcessTests {
     static let subscriberCount = 20
@@ -21,7 +21,7 @@ struct ShutdownProcessTests {
         """#
 
     @Test func sigtermRunsTheWholeSequenceInOrder() async throws {
-        let (gateway, port) = try await GatewayProcess.serve(config: Self.config)
+        let (gateway, port) = try await GatewayProcess.serve(config: Self.config, enableTestPlugins: true)
 
         let publisher = try await TestPublisher.connect(port: port)
         let first = try await publisher.publish([("topic", "a"), ("data", "first")])
@@ -37,7 +37,7 @@ struct ShutdownProcessTests {
 
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)
-        _ = await gateway.waitForOutput("step=readiness")
+        _ = try await gateway.waitForOutput("step=readiness")
 
         // During the grace: not ready, yet new connections are accepted and streams still flow.
         let probe = try await RawClient.connect(port: port)
@@ -50,7 +50,7 @@ struct ShutdownProcessTests {
         #expect(!gateway.output.contains("step=grace"), "the checks above ran inside the grace")
 
         // After the grace: the listener is closed and publishes on open connections get 503 with Retry-After.
-        _ = await gateway.waitForOutput("step=close-listener")
+        _ = try await gateway.waitForOutput("step=close-listener")
         await #expect(throws: (any Error).self) { try await RawClient.connect(port: port) }
         let refused = try await publisher.publish([("topic", "a"), ("data", "after")])
         #expect(refused.status == 503)
@@ -69,7 +69,7 @@ struct ShutdownProcessTests {
         }
         #expect(Set(retries).count > 1, "retry values spread: \(retries)")
 
-        let status = await gateway.waitForExit()
+        let status = try await gateway.waitForExit()
         let elapsed = ContinuousClock.now - signalled
         #expect(status == 3, "a handler threw and one overran")
         #expect(elapsed < .seconds(10), "within the hard deadline")
@@ -114,14 +114,16 @@ struct ShutdownProcessTests {
 
     @Test func secondSignalExitsFast() async throws {
         let (gateway, port) = try await GatewayProcess.serve(
-            config: Self.config.replacingOccurrences(of: #""readinessGrace": "2s""#, with: #""readinessGrace": "5s""#))
+            config: Self.config.replacingOccurrences(of: #""readinessGrace": "2s""#, with: #""readinessGrace": "5s""#),
+            enableTestPlugins: true
+        )
         let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
 
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)
-        _ = await gateway.waitForOutput("step=readiness")
+        _ = try await gateway.waitForOutput("step=readiness")
         gateway.signal(SIGINT)
-        let status = await gateway.waitForExit()
+        let status = try await gateway.waitForExit()
         let elapsed = ContinuousClock.now - signalled
 
         #expect(status == 5)
@@ -139,11 +141,12 @@ struct ShutdownProcessTests {
                  "middleware": [{"use": "shutdown-probe", "handlers": [{"name": "stuck", "behaviour": "hang"}]}],
                  "shutdown": {"readinessGrace": "100ms", "drainTimeout": "100ms", "handlerTimeout": "20s",
                               "hardDeadline": "1s"}}
-                """#
+                """#,
+            enableTestPlugins: true
         )
         let signalled = ContinuousClock.now
         gateway.signal(SIGTERM)
-        let status = await gateway.waitForExit()
+        let status = try await gateway.waitForExit()
         let elapsed = ContinuousClock.now - signalled
         #expect(status == 4)
         #expect(elapsed >= .milliseconds(900), "not before the deadline: \(elapsed)")

@@ -23,7 +23,7 @@ struct ShutdownReconnectTests {
         _ = try await subscriber.client.waitFor(text: "data: one")
 
         old.signal(SIGTERM)
-        _ = await old.waitForOutput("step=close-listener")
+        _ = try await old.waitForOutput("step=close-listener")
         // Refused, not lost: the publisher is told to come back.
         let refused = try await oldPublisher.publish([("topic", "a"), ("data", "two")])
         #expect(refused.status == 503)
@@ -36,7 +36,7 @@ struct ShutdownReconnectTests {
         #expect((100...500).contains(retry))
         try await subscriber.client.close()
         // It was the last client, so the old process ends its drain at once rather than after 10 s.
-        #expect(await old.waitForExit() == 0)
+        #expect(try await old.waitForExit() == 0)
         #expect(old.output.contains("remaining=0 step=drain"))
 
         // The next process takes the same port; the publisher retries there, and publishes on.
@@ -55,6 +55,6 @@ struct ShutdownReconnectTests {
 
         try await resumed.client.close()
         new.signal(SIGTERM)
-        #expect(await new.waitForExit() == 0)
+        #expect(try await new.waitForExit() == 0)
     }
 }

@@ -2,7 +2,6 @@ import Logging
 import NIOConcurrencyHelpers
 public import NIOCore
 public import NIOHTTP1
-import Synchronization
 
 /// One open event stream: who asked for it, what it subscribes to, and how it ends.
 ///
@@ -46,10 +45,6 @@ public final class Session: Sendable {
         var teardown: Teardown?
     }
 
-    /// Sessions alive in the process (created and not yet freed): what a leak test watches, since a session that is
-    /// never freed keeps its attributes and whatever its listeners captured.
-    static let live = Atomic<Int>(0)
-
     /// Releases the transport (hub registration, channel) when the session closes.
     typealias Teardown = @Sendable (CloseReason) -> Void
 
@@ -72,11 +67,11 @@ public final class Session: Sendable {
         var state = State()
         state.responseHeaders = responseHeaders
         self.state = NIOLockedValueBox(state)
-        Self.live.add(1, ordering: .relaxed)
+        environment.liveSessions.add(1, ordering: .relaxed)
     }
 
     deinit {
-        Self.live.subtract(1, ordering: .relaxed)
+        self.environment.liveSessions.subtract(1, ordering: .relaxed)
     }
 
     /// Headers added to the stream's response head (or to its rejection), set during the connect phase.

@@ -1,11 +1,16 @@
 import Logging
 import NIOCore
+import Synchronization
 
 /// What every session of one server shares: where it logs, what it counts, and how long listeners may take.
 final class SessionEnvironment: Sendable {
     let logger: Logger
     let metrics: GatewayMetrics
     let closeListenerTimeout: TimeAmount
+    /// Sessions of this server alive in memory (created and not yet freed): what a leak test watches, since a
+    /// session that is never freed keeps its attributes and whatever its listeners captured. Unlike
+    /// `sse_sessions_active`, which counts open streams, it only drops when the last reference goes.
+    let liveSessions = Atomic<Int>(0)
 
     init(logger: Logger, metrics: GatewayMetrics, closeListenerTimeout: TimeAmount) {
         self.logger = logger

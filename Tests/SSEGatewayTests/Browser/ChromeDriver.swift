@@ -1,5 +1,6 @@
 import Foundation
 import NIOPosix
+import Testing
 
 /// Debian's `chromedriver`, started on a free port for the duration of a test.
 final class ChromeDriver {
@@ -17,29 +18,32 @@ final class ChromeDriver {
         ProcessInfo.processInfo.environment["CI"] != nil
     }
 
-    let process = Process()
+    let child: ChildProcess
     /// The driver's port on 127.0.0.1.
     let port: Int
 
     init() async throws {
         // The driver reports its port only on a terminal, so pick a free port first and pass it on.
         let port = try await Self.freePort()
-        self.process.executableURL = URL(fileURLWithPath: Self.driverPath)
-        self.process.arguments = ["--port=\(port)"]
-        self.process.standardOutput = FileHandle.nullDevice
-        self.process.standardError = FileHandle.nullDevice
-        try self.process.run()
+        self.child = try ChildProcess(executable: URL(fileURLWithPath: Self.driverPath), arguments: ["--port=\(port)"])
         self.port = port
         let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline, self.process.isRunning {
+        while ContinuousClock.now < deadline, self.child.isRunning {
             let status = try? await WebDriverSession.call(port: port, "/status", method: "GET", body: nil)
             if let value = status?["value"] as? [String: Any], value["ready"] as? Bool == true {
                 return
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        await self.stop()
-        throw WebDriverSession.Failure(description: "chromedriver did not become ready on port \(port)")
+        let gone = await self.child.killAndWait()
+        throw WebDriverSession.Failure(
+            description: ChildProcess.describe(
+                "chromedriver did not become ready on port \(port) within 10 s; killed it (SIGKILL)"
+                    + (gone ? "" : ", and it was still not reaped after 5 s"),
+                command: self.child.command,
+                output: self.child.output
+            )
+        )
     }
 
     private static func freePort() async throws -> Int {
@@ -50,15 +54,19 @@ final class ChromeDriver {
         return port
     }
 
-    /// Kills the driver (and with it the browser) and waits until it is gone. SIGKILL, because children of the test
-    /// runner inherit its blocked signals and may ignore SIGTERM; the wait uses the termination handler, since
-    /// `waitUntilExit` can hang inside the test runner.
+    /// Kills the driver (and with it the browser) and waits, within a bound, until it is gone. SIGKILL, because
+    /// children of the test runner inherit its blocked signals and may ignore SIGTERM.
     func stop() async {
-        let exited = AsyncStream<Void> { continuation in
-            self.process.terminationHandler = { _ in continuation.finish() }
-            if !self.process.isRunning { continuation.finish() }
+        if !(await self.child.killAndWait()) {
+            Issue.record(
+                Comment(
+                    rawValue: ChildProcess.describe(
+                        "chromedriver was still not reaped 5 s after SIGKILL",
+                        command: self.child.command,
+                        output: self.child.output
+                    )
+                )
+            )
         }
-        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
-        for await _ in exited {}
     }
 }

@@ -24,7 +24,7 @@ extension AuthTests {
 
         @Test func theTimerEndsExactlyOnceWhicheverComesFirst() {
             let loop = EmbeddedEventLoop()
-            let before = AuthMiddleware.liveExpiryTimers
+            let counter = ExpiryTimerCounter()
             func schedule(_ body: @escaping @Sendable () -> Void = {}) -> (Scheduled<Void>, NIOLockedValueBox<Bool>) {
                 let cancelled = NIOLockedValueBox(false)
                 let task = loop.scheduleTask(in: .seconds(1), body)
@@ -33,35 +33,35 @@ extension AuthTests {
             }
 
             // The session ended while the connect phase was still running: arming cancels the task, uncounted.
-            let closedEarly = ExpiryTimer()
+            let closedEarly = ExpiryTimer(counter: counter)
             closedEarly.cancel()
             let (early, earlyCancelled) = schedule()
             closedEarly.arm(early)
             #expect(earlyCancelled.withLockedValue { $0 })
-            #expect(AuthMiddleware.liveExpiryTimers == before)
+            #expect(counter.value == 0)
 
             // Armed, then fired: counted while armed; the later will-close listener changes nothing.
-            let expiring = ExpiryTimer()
+            let expiring = ExpiryTimer(counter: counter)
             let fired = NIOLockedValueBox<[Bool]>([])
             let (task, _) = schedule { fired.withLockedValue { $0.append(expiring.fire()) } }
             expiring.arm(task)
-            #expect(AuthMiddleware.liveExpiryTimers == before + 1)
+            #expect(counter.value == 1)
             loop.advanceTime(by: .seconds(1))
             #expect(fired.withLockedValue { $0 } == [true])
-            #expect(AuthMiddleware.liveExpiryTimers == before)
+            #expect(counter.value == 0)
             expiring.cancel()
-            #expect(AuthMiddleware.liveExpiryTimers == before)
+            #expect(counter.value == 0)
             #expect(!expiring.fire())
 
             // Armed, then the session closed: the task is cancelled and the count drops once.
-            let leaving = ExpiryTimer()
+            let leaving = ExpiryTimer(counter: counter)
             let (pending, pendingCancelled) = schedule()
             leaving.arm(pending)
-            #expect(AuthMiddleware.liveExpiryTimers == before + 1)
+            #expect(counter.value == 1)
             leaving.cancel()
             leaving.cancel()
             #expect(pendingCancelled.withLockedValue { $0 })
-            #expect(AuthMiddleware.liveExpiryTimers == before)
+            #expect(counter.value == 0)
             #expect(!leaving.fire())
             try? loop.syncShutdownGracefully()
         }
@@ -71,7 +71,9 @@ extension AuthTests {
         static func expire(
             lifetime: Double,
             dependencies: AuthMiddleware.Dependencies
-        ) async throws -> (reason: CloseReason, after: Duration, metrics: String, timersWhileOpen: Int) {
+        ) async throws -> (
+            reason: CloseReason, after: Duration, metrics: String, timersWhileOpen: Int, timersAfterClose: Int
+        ) {
             var configuration = AuthMiddleware.Configuration()
             configuration.subscriber = try JWTKitVerifier(
                 algorithm: .hs256, key: Array(AuthFixture.subscriberSecret.utf8))
@@ -84,7 +86,7 @@ extension AuthTests {
                     TestTokenClaims(subscribe: ["*"], expiresIn: lifetime))
                 let subscriber = try await TestSubscriber.open(
                     port: port, query: "topic=t", headers: ["Authorization: Bearer \(token)"])
-                let timers = AuthMiddleware.liveExpiryTimers
+                let timers = auth.liveExpiryTimers
                 let session = try #require(collector.sessions.withLockedValue { $0.first })
                 let (stream, continuation) = AsyncStream.makeStream(of: (CloseReason, ContinuousClock.Instant).self)
                 session.addWillCloseListener { _, reason in continuation.yield((reason, .now)) }
@@ -92,7 +94,7 @@ extension AuthTests {
                 let (reason, closedAt) = try #require(await iterator.next())
                 try await subscriber.client.waitForClose()
                 _ = try await session.closeFuture.get()
-                return (reason, closedAt - start, server.renderMetrics(), timers)
+                return (reason, closedAt - start, server.renderMetrics(), timers, auth.liveExpiryTimers)
             }
         }
 
@@ -112,7 +114,7 @@ extension AuthTests {
             #expect(result.after >= .milliseconds(1150), "closed after \(result.after)")
             #expect(result.after <= .milliseconds(1500 + 250), "closed after \(result.after)")
             #expect(result.metrics.contains(#"sse_sessions_closed_total{reason="auth_expired"} 1"#))
-            #expect(AuthMiddleware.liveExpiryTimers == 0)
+            #expect(result.timersAfterClose == 0)
         }
 
         @Test func theRandomSourceDecidesWhereInTheWindow() async throws {
@@ -143,10 +145,8 @@ extension AuthTests {
             let collector = SessionCollector()
             let token = try await AuthFixture.subscriberToken(TestTokenClaims(subscribe: ["*"], expiresIn: 3600))
             let auth = ["Authorization: Bearer \(token)"]
-            #expect(AuthMiddleware.liveExpiryTimers == 0)
-            try await TestGateway.run(
-                middleware: [AuthMiddleware(configuration: configuration), collector, RefuseSome()]
-            ) { server, port in
+            let authMiddleware = AuthMiddleware(configuration: configuration)
+            try await TestGateway.run(middleware: [authMiddleware, collector, RefuseSome()]) { server, port in
                 var refused = 0
                 for round in 0..<6 {
                     var subscribers: [TestSubscriber] = []
@@ -164,7 +164,7 @@ extension AuthTests {
                     for session in collector.sessions.withLockedValue({ $0 }) where session.topics[0].raw == "refuse" {
                         #expect(try await session.closeFuture.get() == .rejected)
                     }
-                    #expect(AuthMiddleware.liveExpiryTimers == subscribers.count)
+                    #expect(authMiddleware.liveExpiryTimers == subscribers.count)
                     for (index, subscriber) in subscribers.enumerated() {
                         if index % 2 == 0 {
                             try await subscriber.client.close()
@@ -176,18 +176,18 @@ extension AuthTests {
                     for session in sessions {
                         _ = try await session.closeFuture.get()
                     }
-                    #expect(AuthMiddleware.liveExpiryTimers == 0, "after round \(round)")
+                    #expect(authMiddleware.liveExpiryTimers == 0, "after round \(round)")
                 }
                 // Shutdown closes what is still open; its timers go too.
                 for _ in 0..<20 {
                     _ = try await TestSubscriber.open(port: port, query: "topic=last", headers: auth)
                 }
-                #expect(AuthMiddleware.liveExpiryTimers == 20)
+                #expect(authMiddleware.liveExpiryTimers == 20)
                 await server.shutdown()
                 #expect(collector.sessions.withLockedValue { $0.count } == 320)
                 #expect(refused == 60)
             }
-            #expect(AuthMiddleware.liveExpiryTimers == 0)
+            #expect(authMiddleware.liveExpiryTimers == 0)
         }
     }
 }

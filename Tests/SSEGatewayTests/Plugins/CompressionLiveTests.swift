@@ -154,7 +154,6 @@ struct CompressionLiveTests {
         let collector = SessionCollector()
         let acceptEncodings = ["gzip", "deflate", "gzip;q=0.5, deflate;q=0.2", "identity"]
         try await TestGateway.run(middleware: [collector, compression]) { _, port in
-            let publisher = try await TestPublisher.connect(port: port)
             for round in 0..<6 {
                 var clients: [RawClient] = []
                 for index in 0..<50 {
@@ -169,7 +168,11 @@ struct CompressionLiveTests {
                 // Every fourth client asked for identity and holds no zlib stream.
                 #expect(compression.liveStreams == 38, "round \(round)")
                 // Deliveries race with the closes below: a late message must find the filter released, not crash.
+                // A publisher of its own each round: one opened before the first round could sit idle past
+                // `server.requestHeaderTimeout` on a busy machine and be closed before its first publish.
+                let publisher = try await TestPublisher.connect(port: port)
                 try await publisher.publish(Self.event(round).fields)
+                try await publisher.client.close()
                 for (index, client) in clients.enumerated() {
                     if index % 2 == 0 {
                         try await client.close()

@@ -1,10 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Testing
 
 /// A subscriber run by `python3`, an implementation independent of ours: it opens the stream on its own socket,
 /// undoes the chunked framing, feeds each chunk to `zlib.decompressobj` as it arrives and prints what that chunk
@@ -50,14 +47,13 @@ final class PythonDecodingSubscriber: Sendable {
         var waiters: [(condition: @Sendable (Snapshot) -> Bool, promise: EventLoopPromise<Snapshot>)] = []
     }
 
-    private let process: Process
-    private let state = NIOLockedValueBox(State())
+    private let child: ChildProcess
+    private let state: NIOLockedValueBox<State>
     private let loop = RawClient.group.next()
-    private let exited: EventLoopPromise<Void>
 
-    private init(process: Process) {
-        self.process = process
-        self.exited = self.loop.makePromise()
+    private init(child: ChildProcess, state: NIOLockedValueBox<State>) {
+        self.child = child
+        self.state = state
     }
 
     /// Runs `body` with a decoder subscribed to `/.well-known/mercure?<query>` (`acceptEncoding` nil sends no
@@ -80,39 +76,24 @@ final class PythonDecodingSubscriber: Sendable {
     }
 
     private static func start(port: Int, query: String, acceptEncoding: String?) throws -> PythonDecodingSubscriber {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", "-u", "-c", Self.script, String(port), "/.well-known/mercure?\(query)", acceptEncoding ?? "-",
-        ]
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        let subscriber = PythonDecodingSubscriber(process: process)
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-            } else {
-                subscriber.received(data)
-            }
+        let state = NIOLockedValueBox(State())
+        let child = try ChildProcess(
+            executable: URL(fileURLWithPath: "/usr/bin/env"),
+            arguments: [
+                "python3", "-u", "-c", Self.script, String(port), "/.well-known/mercure?\(query)",
+                acceptEncoding ?? "-",
+            ]
+        ) { data in
+            Self.received(data, state: state)
         }
-        errors.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-            } else {
-                subscriber.state.withLockedValue { $0.snapshot.stderr += String(decoding: data, as: UTF8.self) }
-            }
-        }
-        let exited = subscriber.exited
-        process.terminationHandler = { _ in exited.succeed() }
-        try process.run()
-        return subscriber
+        return PythonDecodingSubscriber(child: child, state: state)
     }
 
-    var snapshot: Snapshot { self.state.withLockedValue { $0.snapshot } }
+    var snapshot: Snapshot {
+        var snapshot = self.state.withLockedValue { $0.snapshot }
+        snapshot.stderr = self.child.output.standardError
+        return snapshot
+    }
 
     /// Waits until what was decoded satisfies `condition`, or fails after `timeout`.
     @discardableResult
@@ -156,15 +137,23 @@ final class PythonDecodingSubscriber: Sendable {
         try await self.waitFor("the end of the stream") { $0.end != nil }.end!
     }
 
-    /// Stops the decoder if it still runs and waits for it to exit.
+    /// Stops the decoder if it still runs and waits, within a bound, for it to exit.
     private func stop() async {
-        // SIGKILL: the child inherits the test runner's blocked signals, SIGTERM included.
-        if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
-        try? await self.exited.futureResult.get()
+        if !(await self.child.killAndWait()) {
+            Issue.record(
+                Comment(
+                    rawValue: ChildProcess.describe(
+                        "the python3 decoder was still not reaped 5 s after SIGKILL",
+                        command: self.child.command,
+                        output: self.child.output
+                    )
+                )
+            )
+        }
     }
 
-    private func received(_ data: Data) {
-        let satisfied: [(EventLoopPromise<Snapshot>, Snapshot)] = self.state.withLockedValue { state in
+    private static func received(_ data: Data, state: NIOLockedValueBox<State>) {
+        let satisfied: [(EventLoopPromise<Snapshot>, Snapshot)] = state.withLockedValue { state in
             state.partial.append(data)
             while let newline = state.partial.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = state.partial[state.partial.startIndex..<newline]

@@ -62,10 +62,9 @@ struct PluginCleanupTests {
                  ]}
                 """)
         let token = try await BrowserTests.token(publish: [], subscribe: ["*"], secret: Self.secret)
-        let sessionsBefore = Session.live.load(ordering: .relaxed)
-        let expiryTimersBefore = AuthMiddleware.liveExpiryTimers
         let counter = CloseCounter()
-        try await TestGateway.run(middleware: [counter], configuration: configuration) { server, port in
+        let environment = try await TestGateway.run(middleware: [counter], configuration: configuration) {
+            server, port in
             let rounds = 20
             let perRound = 500
             for round in 0..<rounds {
@@ -85,8 +84,8 @@ struct PluginCleanupTests {
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
-                #expect(CompressionMiddleware.liveStreamsInProcess.load(ordering: .relaxed) == perRound)
-                #expect(AuthMiddleware.liveExpiryTimers == expiryTimersBefore + perRound)
+                #expect(server.metric("sse_compression_streams_active") == Double(perRound))
+                #expect(server.metric("sse_auth_expiry_timers_active") == Double(perRound))
                 // Events and closes race on purpose: half the clients leave with FIN, half with RST.
                 let publisher = try await TestPublisher.connect(port: port)
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -100,19 +99,20 @@ struct PluginCleanupTests {
                 await counter.waitUntilClosed((round + 1) * perRound)
             }
             // Releases that hop onto a stream's event loop may land just after the last listener has returned.
-            try await Self.eventually { CompressionMiddleware.liveStreamsInProcess.load(ordering: .relaxed) == 0 }
-            try await Self.eventually { HeartbeatMiddleware.liveTimersInProcess == 0 }
-            try await Self.eventually { TimeoutMiddleware.liveTimersInProcess == 0 }
-            #expect(AuthMiddleware.liveExpiryTimers == expiryTimersBefore)
-            #expect(CompressionMiddleware.liveStreamsInProcess.load(ordering: .relaxed) == 0)
-            #expect(HeartbeatMiddleware.liveTimersInProcess == 0)
-            #expect(TimeoutMiddleware.liveTimersInProcess == 0)
-            #expect(server.renderMetrics().contains("sse_sessions_active 0"))
-            #expect(server.renderMetrics().contains("sse_stream_duration_seconds_count \(rounds * perRound)"))
+            try await Self.eventually { server.metric("sse_compression_streams_active") == 0 }
+            try await Self.eventually { server.metric("sse_heartbeat_timers_active") == 0 }
+            try await Self.eventually { server.metric("sse_timeout_timers_active") == 0 }
+            #expect(server.metric("sse_auth_expiry_timers_active") == 0)
+            #expect(server.metric("sse_compression_streams_active") == 0)
+            #expect(server.metric("sse_heartbeat_timers_active") == 0)
+            #expect(server.metric("sse_timeout_timers_active") == 0)
+            #expect(server.metric("sse_sessions_active") == 0)
+            #expect(server.metric("sse_stream_duration_seconds_count") == Double(rounds * perRound))
+            return server.sessionEnvironment
         }
         // Sessions (and the attributes they carry) are freed once nothing refers to them any more.
-        try await Self.eventually { Session.live.load(ordering: .relaxed) <= sessionsBefore }
-        #expect(Session.live.load(ordering: .relaxed) <= sessionsBefore)
+        try await Self.eventually { environment.liveSessions.load(ordering: .relaxed) == 0 }
+        #expect(environment.liveSessions.load(ordering: .relaxed) == 0)
     }
 
     /// Polls a counter that has no event to await, up to a deadline.

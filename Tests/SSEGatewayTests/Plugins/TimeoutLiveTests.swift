@@ -23,7 +23,7 @@ struct TimeoutLiveTests {
         )
         try await TestGateway.run(configuration: configuration) { server, port in
             let subscriber = try await TestSubscriber.open(port: port, query: "topic=a")
-            #expect(TimeoutMiddleware.liveTimersInProcess >= 1)
+            #expect(server.metric("sse_timeout_timers_active") == 1)
             let publisher = try await TestPublisher.connect(port: port)
             // Timed from before the publish, so the measured idle time is never shorter than the real one.
             let lastEvent = ContinuousClock.now

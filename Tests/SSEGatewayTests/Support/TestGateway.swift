@@ -2,6 +2,7 @@ import BuiltInMiddleware
 import Foundation
 import Logging
 import NIOCore
+import ShutdownProbe
 
 @testable import SSEGateway
 
@@ -39,8 +40,13 @@ enum TestGateway {
 }
 
 extension MiddlewareRegistry {
-    /// The built-in plugins, as the `sse-gateway` command registers them.
-    static var plugins: MiddlewareRegistry { .builtIn }
+    /// The built-in plugins, as the `sse-gateway` command registers them, and the test suite's own `shutdown-probe`,
+    /// as `--enable-test-plugins` adds it.
+    static var plugins: MiddlewareRegistry {
+        var registry = MiddlewareRegistry.builtIn
+        registry.register(ShutdownProbeMiddleware.self)
+        return registry
+    }
 }
 
 extension GatewayConfiguration {
