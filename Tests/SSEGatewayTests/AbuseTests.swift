@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Testing
 
@@ -12,41 +13,52 @@ struct AbuseTests {
     @Test func slowlorisConnectionsAreCutAtTheHeadDeadlineWhileOthersAreServed() async throws {
         let configuration = GatewayConfiguration.testing { $0.server.requestHeaderTimeout = .milliseconds(600) }
         try await TestGateway.run(configuration: configuration) { server, port in
-            var slow: [RawClient] = []
-            for _ in 0..<200 {
-                let client = try await RawClient.connect(port: port)
-                try await client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
-                slow.append(client)
-            }
-            let started = ContinuousClock.now
-            // One header line every 100 ms on each: the head never completes.
-            let trickle = Task { [slow] in
-                while !Task.isCancelled {
-                    try await Task.sleep(for: .milliseconds(100))
-                    for client in slow { try? await client.send("X-Slow: 1\r\n") }
+            let elapsed = try await Self.slowloris(port: port, connections: 200) {
+                // Meanwhile a normal client keeps its latency.
+                let normal = try await RawClient.connect(port: port)
+                var slowest = Duration.zero
+                for _ in 0..<10 {
+                    let sent = ContinuousClock.now
+                    try await normal.sendRequest("GET", "/healthz")
+                    #expect(try await normal.readResponse().status == 200)
+                    slowest = max(slowest, ContinuousClock.now - sent)
                 }
+                #expect(slowest < .milliseconds(100), "a normal request took \(slowest) among 200 slow heads")
             }
-            defer { trickle.cancel() }
-            // Meanwhile a normal client keeps its latency.
-            let normal = try await RawClient.connect(port: port)
-            var slowest = Duration.zero
-            for _ in 0..<10 {
-                let sent = ContinuousClock.now
-                try await normal.sendRequest("GET", "/healthz")
-                #expect(try await normal.readResponse().status == 200)
-                slowest = max(slowest, ContinuousClock.now - sent)
-            }
-            #expect(slowest < .milliseconds(100), "a normal request took \(slowest) among 200 slow heads")
-            for client in slow {
-                let response = try await client.readResponse(timeout: .seconds(5))
-                #expect(response.status == 408)
-                try await client.waitForClose()
-            }
-            let elapsed = ContinuousClock.now - started
             #expect(elapsed < .milliseconds(600 + 900), "every slow head was cut within \(elapsed)")
             try await Self.eventually { server.openConnectionCount <= 1 }
             #expect(server.openConnectionCount <= 1, "only the normal client's connection is left")
         }
+    }
+
+    /// Opens `connections` whose heads never complete (a header line every 100 ms), runs `meanwhile`, and waits for
+    /// every one of them to get `408` and be closed; returns how long that took from the first trickled line.
+    static func slowloris(
+        port: Int,
+        connections: Int,
+        meanwhile: () async throws -> Void = {}
+    ) async throws -> Duration {
+        var slow: [RawClient] = []
+        for _ in 0..<connections {
+            let client = try await RawClient.connect(port: port)
+            try await client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            slow.append(client)
+        }
+        let started = ContinuousClock.now
+        let trickle = Task { [slow] in
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(100))
+                for client in slow { try? await client.send("X-Slow: 1\r\n") }
+            }
+        }
+        defer { trickle.cancel() }
+        try await meanwhile()
+        for client in slow {
+            let response = try await client.readResponse(timeout: .seconds(5))
+            #expect(response.status == 408)
+            try await client.waitForClose()
+        }
+        return ContinuousClock.now - started
     }
 
     // MARK: Header and request-line floods
@@ -99,18 +111,23 @@ struct AbuseTests {
 
     @Test func aFloodOfOversizedHeadsLeavesTheServerServing() async throws {
         try await TestGateway.run { server, port in
-            let junk = "GET /healthz HTTP/1.1\r\nX-Junk: " + String(repeating: "j", count: 32 * 1024) + "\r\n\r\n"
-            let clients = try await (0..<100).asyncMap { _ in try await RawClient.connect(port: port) }
-            for client in clients { try await client.send(junk) }
-            for client in clients {
-                #expect(try await client.readResponse().status == 431)
-                try await client.waitForClose()
-            }
+            try await Self.oversizedHeads(port: port, connections: 100)
             let normal = try await RawClient.connect(port: port)
             try await normal.sendRequest("GET", "/healthz")
             #expect(try await normal.readResponse().status == 200)
             try await Self.eventually { server.openConnectionCount <= 1 }
             #expect(server.openConnectionCount <= 1)
+        }
+    }
+
+    /// Sends a 32 KiB header on each of `connections` at once, and checks that each gets `431` and is closed.
+    static func oversizedHeads(port: Int, connections: Int) async throws {
+        let junk = "GET /healthz HTTP/1.1\r\nX-Junk: " + String(repeating: "j", count: 32 * 1024) + "\r\n\r\n"
+        let clients = try await (0..<connections).asyncMap { _ in try await RawClient.connect(port: port) }
+        for client in clients { try await client.send(junk) }
+        for client in clients {
+            #expect(try await client.readResponse().status == 431)
+            try await client.waitForClose()
         }
     }
 
@@ -245,28 +262,37 @@ struct AbuseTests {
             $0.server.requestBodyTimeout = .milliseconds(500)
         }
         try await TestGateway.run(configuration: configuration) { server, port in
-            var random = SeededRandom(seed: 0x5EED_CAFE)
-            for batch in 0..<10 {
-                let clients = try await (0..<100).asyncMap { _ in try await RawClient.connect(port: port) }
-                for client in clients {
-                    try? await client.send(bytes: RandomRequest.make(using: &random))
-                    // Nothing more comes: the gateway answers what it can, and closes after the FIN.
-                    try? await client.channel.close(mode: .output)
-                }
-                for (index, client) in clients.enumerated() {
-                    do {
-                        try await client.waitForClose(timeout: .seconds(5))
-                    } catch {
-                        Issue.record("request \(batch * 100 + index) left its connection open: \(error)")
-                    }
-                }
-            }
+            try await Self.randomRequests(port: port, count: 1000, seed: 0x5EED_CAFE)
             let subscriber = try await TestSubscriber.open(port: port, query: "topic=after")
             let publisher = try await TestPublisher.connect(port: port)
             #expect(try await publisher.publish([("topic", "after"), ("id", "urn:test:after")]).status == 200)
             try await subscriber.waitForEvents(1)
             #expect(try await subscriber.ids().last == "urn:test:after")
-            #expect(server.openConnectionCount <= 2 + 1)
+            try await Self.eventually { server.openConnectionCount <= 2 }
+            #expect(server.openConnectionCount <= 2, "only the subscriber and the publisher are left")
+        }
+    }
+
+    /// Sends `count` seeded random requests, 100 connections at a time, each followed by a FIN, and checks that the
+    /// gateway closes every connection (after answering what it could).
+    static func randomRequests(port: Int, count: Int, seed: UInt64) async throws {
+        var random = SeededRandom(seed: seed)
+        for batch in stride(from: 0, to: count, by: 100) {
+            let clients = try await (batch..<min(count, batch + 100)).asyncMap { _ in
+                try await RawClient.connect(port: port)
+            }
+            for client in clients {
+                try? await client.send(bytes: RandomRequest.make(using: &random))
+                // Nothing more comes: the gateway answers what it can, and closes after the FIN.
+                try? await client.channel.close(mode: .output)
+            }
+            for (index, client) in clients.enumerated() {
+                do {
+                    try await client.waitForClose(timeout: .seconds(5))
+                } catch {
+                    Issue.record("random request \(batch + index) (seed \(seed)) left its connection open: \(error)")
+                }
+            }
         }
     }
 
@@ -285,5 +311,50 @@ extension Sequence {
         var result: [T] = []
         for element in self { result.append(try await transform(element)) }
         return result
+    }
+}
+
+/// The same abuse against the real binary, whose memory can be read from outside.
+@Suite("Abuse: the process's memory afterwards")
+struct AbuseMemoryTests {
+    @Test(.timeLimit(.minutes(3)))
+    func residentMemoryAfterTheAbuseStaysWithin50MiBOfBefore() async throws {
+        let (gateway, port) = try await GatewayProcess.serve(
+            config: """
+                {"server": {"host": "127.0.0.1", "port": 0, "threads": 2,
+                            "requestHeaderTimeout": "500ms", "requestBodyTimeout": "500ms"},
+                 "hub": {"maxBodyBytes": "64KiB"},
+                 "logging": {"level": "info"}}
+                """
+        )
+        let pid = gateway.child.processIdentifier
+        // Warm up what a normal workload allocates once: pools, loops, metrics.
+        let subscriber = try await TestSubscriber.open(port: port, query: "topic=warm")
+        let publisher = try await TestPublisher.connect(port: port)
+        for index in 0..<200 {
+            #expect(try await publisher.publish([("topic", "warm"), ("id", "urn:warm:\(index)")]).status == 200)
+        }
+        try await subscriber.waitForEvents(200)
+        let before = try Self.residentKiB(of: pid)
+
+        for _ in 0..<3 {
+            _ = try await AbuseTests.slowloris(port: port, connections: 200)
+            try await AbuseTests.oversizedHeads(port: port, connections: 200)
+            try await AbuseTests.randomRequests(port: port, count: 1000, seed: 0xAB05E)
+        }
+        let after = try Self.residentKiB(of: pid)
+        #expect(after - before < 50 * 1024, "RSS grew from \(before) KiB to \(after) KiB")
+
+        #expect(try await publisher.publish([("topic", "warm"), ("id", "urn:warm:after")]).status == 200)
+        try await subscriber.waitForEvents(201)
+        gateway.signal(SIGTERM)
+        #expect(try await gateway.waitForExit() == 0)
+    }
+
+    /// `VmRSS` of a process, from `/proc`.
+    static func residentKiB(of pid: Int32) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        return try #require(Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]))
     }
 }
