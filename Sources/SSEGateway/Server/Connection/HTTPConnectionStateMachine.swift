@@ -45,7 +45,7 @@ struct HTTPConnectionStateMachine {
         case answer(HTTPResponse, close: Bool)
     }
 
-    /// How a publish or connect phase ended.
+    /// How an admission, publish or connect phase ended.
     enum PhaseOutcome: Equatable {
         /// The publish is admitted from its head: ask for its body.
         case readBody
