@@ -227,3 +227,26 @@ struct TemplateAutomatonTests {
         }
     }
 }
+
+extension TemplateAutomatonTests {
+    @Test func agreesOnOneByteLiteralsNextToScannedOnes() {
+        // One-byte literals are transitions of their own; longer ones are scanned. Both kinds side by side, in one
+        // word and across words.
+        let templates = [
+            "{+x}ab{a}c{b}", "{a}&{#b}x", "{+x}.é&{a}&{#b}x", "x{a}/{b}.{c}-{d}", "{a}/ab/{b}/",
+            (0..<40).map { "{+v\($0)}" + ($0 % 2 == 0 ? "e" : "ee") }.joined() + "{+z}",
+        ]
+        let topics = [
+            "abacb", "a&#bx", ".é&a&#bx", "xa/b.c-d", "x/./.-", "a/ab/b/", "/ab//", String(repeating: "e", count: 90),
+            String(repeating: "e", count: 60) + "|", String(repeating: "ee", count: 31), "abab", "&#x",
+        ]
+        for template in templates {
+            let compiled = URITemplate(template)!
+            for topic in topics {
+                #expect(
+                    compiled.matches(topic) == BacktrackingTemplateMatcher.matches(compiled, topic),
+                    "\(template) vs \(topic)")
+            }
+        }
+    }
+}

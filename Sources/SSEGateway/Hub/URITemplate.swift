@@ -64,7 +64,7 @@ struct URITemplate: Sendable {
         expressionCount = parser.expressionCount
         variableCount = parser.variableCount
         skipsHead = nodes.first?.kind == .literal
-        automaton = URITemplateAutomaton(nodes: nodes, skippingHead: skipsHead)
+        automaton = URITemplateAutomaton(nodes: nodes, pool: pool, skippingHead: skipsHead)
     }
 
     /// Whether `string` matches the template as a whole.

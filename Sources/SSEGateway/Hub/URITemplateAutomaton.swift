@@ -17,17 +17,27 @@
 /// byte, so that a long literal entered at many positions costs no more than a short one: a literal by a
 /// Knuth–Morris–Pratt scan, each occurrence checked against a short history of `F` (was the literal entered where
 /// the occurrence starts?); a name by comparison (a name holds no delimiter, so at most one is pending per node).
+/// One-byte literals, the cheapest to write and the most expensive to scan, are plain transitions instead: the bytes
+/// of all of them are held as eight bit planes over the nodes, which give the literals a byte completes in eight
+/// operations per word.
 /// The caller has already checked a leading literal, which is skipped, and a trailing one, which only needs to be
 /// entered where it must start.
 struct URITemplateAutomaton: Sendable {
-    /// A literal node between two others, matched by KMP; its state and failure table live in the match's scratch.
-    private struct Literal: Sendable {
-        var node: Int
-        var start: Int
-        var count: Int
-        /// Scratch offsets: the scan's state (matched length, latest entry, failure table built), its failure table.
-        var state: Int
-        var failure: Int
+    /// The fields of a literal between two others, scanned by KMP: `stride` integers per literal, compiled once
+    /// and copied into each match's integer scratch, where the scan's state changes.
+    private enum Record {
+        static let node = 0
+        static let start = 1
+        static let count = 2
+        /// Where its failure table is in the integer scratch.
+        static let failure = 3
+        /// Bytes of the literal matched by the scan so far.
+        static let matched = 4
+        /// The latest position where the literal was entered.
+        static let latest = 5
+        /// 1 once the failure table is built.
+        static let built = 6
+        static let stride = 7
     }
 
     /// Masks over nodes, `words` each, in this order at the start of `masks`.
@@ -90,27 +100,36 @@ struct URITemplateAutomaton: Sendable {
     private let masks: [UInt64]
     /// For each delimiter of `#./;?&` (see `delimiterSlot`), the offset of its masks in `masks`, or -1 when unused.
     private let delimiterMasks: [Int]
-    private let literals: [Literal]
-    /// For each node, its index in `literals`, or -1.
+    /// The offset in `masks` of the one-byte literals' nodes followed by the eight planes of their bytes (plane `k`
+    /// holds the nodes whose byte has bit `k` set), or -1 when there are none.
+    private let singleBytes: Int
+    /// `Record.stride` integers per literal scanned by KMP.
+    private let records: [Int]
+    private let literalCount: Int
+    /// For each node, its literal's index, or -1.
     private let literalOfNode: [Int32]
     /// The trailing literal's node and length, or -1 and 0.
     private let tail: (node: Int, count: Int)
-    /// Positions the history of `F` covers, a power of two longer than every literal of `literals`.
+    /// Positions the history of `F` covers, a power of two longer than every scanned literal.
     private let historyLength: Int
-    /// Scratch offsets: pending name arrivals (one per node), the history, the list of running scans.
-    private let arrivals: Int
-    private let history: Int
+    /// Words of the bit scratch: the vectors, then the history.
+    private let bitWords: Int
+    /// Integers of the integer scratch: pending name arrivals (one per node), the running scans, the records, the
+    /// failure tables.
+    private let integerCount: Int
     private let scans: Int
-    private let scratchWords: Int
+    private let recordsOffset: Int
 
-    /// Compiles `nodes`; `skippingHead` says that the caller checks a leading literal and starts after it.
-    init(nodes: [URITemplate.Node], skippingHead: Bool) {
+    /// Compiles `nodes`, whose literals and names are in `pool`; `skippingHead` says that the caller checks a leading
+    /// literal and starts after it.
+    init(nodes: [URITemplate.Node], pool: [UInt8], skippingHead: Bool) {
         let nodeCount = nodes.count
         let words = (nodeCount + 1 + 63) / 64
         var masks = [UInt64](repeating: 0, count: Mask.count * words)
         var delimiterMasks = [Int](repeating: -1, count: 6)
         var literalOfNode = [Int32](repeating: -1, count: nodeCount)
-        var literals: [Literal] = []
+        var literals: [(node: Int, start: Int, count: Int)] = []
+        var singleByteLiterals: [(node: Int, byte: UInt8)] = []
 
         func set(_ mask: Int, _ node: Int) {
             masks[mask * words + node >> 6] |= 1 << UInt64(node & 63)
@@ -129,10 +148,12 @@ struct URITemplateAutomaton: Sendable {
             if node.kind == .literal {
                 let isHead = index == 0 && skippingHead
                 let isTail = index == nodeCount - 1 && nodeCount > 1
-                if !isHead && !isTail {
+                if !isHead && !isTail && node.count == 1 {
+                    singleByteLiterals.append((index, pool[node.start]))
+                } else if !isHead && !isTail {
                     set(Mask.literal, index)
                     literalOfNode[index] = Int32(literals.count)
-                    literals.append(Literal(node: index, start: node.start, count: node.count, state: 0, failure: 0))
+                    literals.append((index, node.start, node.count))
                 }
                 continue
             }
@@ -165,22 +186,28 @@ struct URITemplateAutomaton: Sendable {
             }
         }
 
+        var singleBytes = -1
+        if !singleByteLiterals.isEmpty {
+            singleBytes = masks.count
+            masks.append(contentsOf: repeatElement(0, count: 9 * words))
+            for (node, byte) in singleByteLiterals {
+                masks[singleBytes + node >> 6] |= 1 << UInt64(node & 63)
+                for plane in 0..<8 where byte & (1 << plane) != 0 {
+                    masks[singleBytes + (1 + plane) * words + node >> 6] |= 1 << UInt64(node & 63)
+                }
+            }
+        }
         var historyLength = 1
         while historyLength <= literals.map(\.count).max() ?? 0 {
             historyLength <<= 1
         }
-        var scratch = Vector.count * words
-        let arrivals = scratch
-        scratch += nodeCount
-        let history = scratch
-        scratch += literals.isEmpty ? 0 : historyLength * words
-        let scans = scratch
-        scratch += literals.count
-        for index in literals.indices {
-            literals[index].state = scratch
-            scratch += 3
-            literals[index].failure = scratch
-            scratch += literals[index].count
+        let scans = nodeCount
+        let recordsOffset = scans + literals.count
+        var failure = recordsOffset + literals.count * Record.stride
+        var records: [Int] = []
+        for literal in literals {
+            records += [literal.node, literal.start, literal.count, failure, 0, 0, 0]
+            failure += literal.count
         }
         let last = nodes.last
         if nodeCount > 1, let last, last.kind == .literal {
@@ -193,13 +220,15 @@ struct URITemplateAutomaton: Sendable {
         self.nodeCount = nodeCount
         self.masks = masks
         self.delimiterMasks = delimiterMasks
-        self.literals = literals
+        self.singleBytes = singleBytes
+        self.records = records
+        self.literalCount = literals.count
         self.literalOfNode = literalOfNode
         self.historyLength = historyLength
-        self.arrivals = arrivals
-        self.history = history
+        self.bitWords = Vector.count * words + (literals.isEmpty ? 0 : historyLength * words)
+        self.integerCount = max(failure, 1)
         self.scans = scans
-        self.scratchWords = scratch
+        self.recordsOffset = recordsOffset
     }
 
     /// Whether `input[start...]` matches `nodes[startNode...]`, `startNode` being entered with `started == false`.
@@ -210,24 +239,31 @@ struct URITemplateAutomaton: Sendable {
         nodes: UnsafeBufferPointer<URITemplate.Node>,
         pool: UnsafeBufferPointer<UInt8>
     ) -> Bool {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: self.scratchWords) { scratch in
-            scratch.initialize(repeating: 0)
-            return self.masks.withUnsafeBufferPointer { masks in
-                self.delimiterMasks.withUnsafeBufferPointer { delimiterMasks in
-                    self.literals.withUnsafeBufferPointer { literals in
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: self.bitWords) { bits in
+            // Only the vectors start at zero: a history slot is always written before it is read.
+            bits.baseAddress!.initialize(repeating: 0, count: Vector.count * self.words)
+            return withUnsafeTemporaryAllocation(of: Int.self, capacity: self.integerCount) { integers in
+                self.records.withUnsafeBufferPointer { records in
+                    // The rest needs no initial value: arrivals and scans are written before they are read.
+                    if let source = records.baseAddress {
+                        (integers.baseAddress! + self.recordsOffset).initialize(from: source, count: records.count)
+                    }
+                }
+                return self.masks.withUnsafeBufferPointer { masks in
+                    self.delimiterMasks.withUnsafeBufferPointer { delimiterMasks in
                         self.literalOfNode.withUnsafeBufferPointer { literalOfNode in
                             URITemplateAutomaton.byteFlags.withUnsafeBufferPointer { byteFlags in
                                 var simulation = Simulation(
                                     automaton: self,
                                     masks: masks.baseAddress!,
                                     delimiterMasks: delimiterMasks.baseAddress!,
-                                    literals: literals,
                                     literalOfNode: literalOfNode.baseAddress,
                                     nodes: nodes.baseAddress!,
                                     pool: pool.baseAddress,
                                     input: input,
                                     byteFlags: byteFlags.baseAddress!,
-                                    scratch: scratch.baseAddress!
+                                    bits: bits.baseAddress!,
+                                    integers: integers.baseAddress!
                                 )
                                 return simulation.run(from: start, node: startNode)
                             }
@@ -297,15 +333,18 @@ struct URITemplateAutomaton: Sendable {
         let nodeCount: Int
         let delimiterMasks: UnsafePointer<Int>
         let masks: UnsafePointer<UInt64>
-        let literals: UnsafeBufferPointer<Literal>
+        let literalCount: Int
         let literalOfNode: UnsafePointer<Int32>?
         let nodes: UnsafePointer<URITemplate.Node>
         let pool: UnsafePointer<UInt8>?
         let input: UnsafePointer<UInt8>?
         let inputCount: Int
         let byteFlags: UnsafePointer<UInt8>
-        let scratch: UnsafeMutablePointer<UInt64>
-        let arrivals: UnsafeMutablePointer<UInt64>
+        /// Where each pending name ends, by node.
+        let arrivals: UnsafeMutablePointer<Int>
+        /// The literal records, `Record.stride` each.
+        let records: UnsafeMutablePointer<Int>
+        let integers: UnsafeMutablePointer<Int>
         // The vectors and masks, `words` each.
         let entry: UnsafeMutablePointer<UInt64>
         let started: UnsafeMutablePointer<UInt64>
@@ -323,12 +362,14 @@ struct URITemplateAutomaton: Sendable {
         let ends: UnsafePointer<UInt64>
         let runWithoutFirst: UnsafePointer<UInt64>
         let literalMask: UnsafePointer<UInt64>
+        /// The one-byte literals' nodes and the planes of their bytes, or nil.
+        let singleBytes: UnsafePointer<UInt64>?
         let scanning: UnsafeMutablePointer<UInt64>
         /// `F & literalMask` at the last `historyMask + 1` positions, `words` each, by position modulo that.
         let history: UnsafeMutablePointer<UInt64>
         let historyMask: Int
-        /// Indices in `literals` of the running scans, `scanCount` of them.
-        let scans: UnsafeMutablePointer<UInt64>
+        /// The literals (by index) whose scan is running, `scanCount` of them.
+        let scans: UnsafeMutablePointer<Int>
         let tailNode: Int
         /// Where the trailing literal must be entered, or -1.
         let tailStart: Int
@@ -341,28 +382,29 @@ struct URITemplateAutomaton: Sendable {
             automaton: URITemplateAutomaton,
             masks: UnsafePointer<UInt64>,
             delimiterMasks: UnsafePointer<Int>,
-            literals: UnsafeBufferPointer<Literal>,
             literalOfNode: UnsafePointer<Int32>?,
             nodes: UnsafePointer<URITemplate.Node>,
             pool: UnsafePointer<UInt8>?,
             input: UnsafeBufferPointer<UInt8>,
             byteFlags: UnsafePointer<UInt8>,
-            scratch: UnsafeMutablePointer<UInt64>
+            bits scratch: UnsafeMutablePointer<UInt64>,
+            integers: UnsafeMutablePointer<Int>
         ) {
             let words = automaton.words
             self.words = words
             self.nodeCount = automaton.nodeCount
             self.masks = masks
             self.delimiterMasks = delimiterMasks
-            self.literals = literals
+            self.literalCount = automaton.literalCount
             self.literalOfNode = literalOfNode
             self.nodes = nodes
             self.pool = pool
             self.input = input.baseAddress
             self.inputCount = input.count
             self.byteFlags = byteFlags
-            self.scratch = scratch
-            self.arrivals = scratch + automaton.arrivals
+            self.integers = integers
+            self.arrivals = integers
+            self.records = integers + automaton.recordsOffset
             self.entry = scratch + Vector.entry * words
             self.started = scratch + Vector.started * words
             self.afterName = scratch + Vector.afterName * words
@@ -379,10 +421,11 @@ struct URITemplateAutomaton: Sendable {
             self.ends = masks + Mask.ends * words
             self.runWithoutFirst = masks + Mask.runWithoutFirst * words
             self.literalMask = masks + Mask.literal * words
+            self.singleBytes = automaton.singleBytes >= 0 ? masks + automaton.singleBytes : nil
             self.scanning = scratch + Vector.scanning * words
-            self.history = scratch + automaton.history
+            self.history = scratch + Vector.count * words
             self.historyMask = automaton.historyLength - 1
-            self.scans = scratch + automaton.scans
+            self.scans = integers + automaton.scans
             self.tailNode = automaton.tail.node
             self.tailStart = automaton.tail.node >= 0 ? input.count - automaton.tail.count : -1
         }
@@ -433,7 +476,7 @@ struct URITemplateAutomaton: Sendable {
             let reservedValue = self.masks[Mask.reservedValue]
             let accept: UInt64 = 1 << UInt64(self.nodeCount)
             let tail: UInt64 = self.tailNode >= 0 ? 1 << UInt64(self.tailNode) : 0
-            let hasLiterals = !self.literals.isEmpty
+            let hasLiterals = self.literalCount > 0
             let input = self.input
             var f: UInt64 = 1 << UInt64(startNode)
             var t: UInt64 = 0
@@ -495,10 +538,10 @@ struct URITemplateAutomaton: Sendable {
                 }
                 h1 = flags & ByteFlag.percent != 0 ? l : 0
                 position &+= 1
-                f = 0
+                f = self.singleByteArrivals(from: f, byte, word: 0) << 1
                 a = 0
                 if self.scanCount > 0 {
-                    self.entry[0] = 0
+                    self.entry[0] = f
                     self.stepLiterals(byte, at: position)
                     f = self.entry[0]
                 }
@@ -539,6 +582,7 @@ struct URITemplateAutomaton: Sendable {
             let delimiterOffset = slot >= 0 ? self.delimiterMasks[slot] : -1
             let words = self.words
             var anyName: UInt64 = 0
+            var arrivalCarry: UInt64 = 0
             for word in 0..<words {
                 let f = self.entry[word]
                 let l = self.value[word]
@@ -563,14 +607,33 @@ struct URITemplateAutomaton: Sendable {
                     names |= t & delimiter[DelimiterMask.separatorToName &* words]
                     anyName |= names
                 }
+                let arrivals = self.singleByteArrivals(from: f, byte, word: word)
                 self.nextValue[word] = next
                 self.nextPercent[word] = isPercent ? l : 0
                 self.nextHex[word] = isHex ? self.percent[word] : 0
                 self.nameStarts[word] = names
-                self.entry[word] = 0
+                self.entry[word] = arrivals << 1 | arrivalCarry
+                arrivalCarry = arrivals >> 63
                 self.afterName[word] = 0
             }
             self.namesStarted = anyName != 0
+        }
+
+        /// The one-byte literals among `entries` (of `word`) whose byte is `byte`: they enter the next node.
+        @inline(__always)
+        private func singleByteArrivals(from entries: UInt64, _ byte: UInt8, word: Int) -> UInt64 {
+            guard let planes = self.singleBytes else {
+                return 0
+            }
+            let words = self.words
+            var matched = entries & planes[word]
+            var bit = 0
+            while matched != 0 && bit < 8 {
+                let plane = planes[(1 &+ bit) &* words &+ word]
+                matched &= byte & (1 << UInt8(bit)) != 0 ? plane : ~plane
+                bit &+= 1
+            }
+            return matched
         }
 
         /// Advances the running scans over `byte`, the one before `position`: a literal that ends at `position` and
@@ -580,33 +643,33 @@ struct URITemplateAutomaton: Sendable {
             let previous = self.history + ((position &- 1) & self.historyMask) &* self.words
             var index = 0
             while index < self.scanCount {
-                let literal = self.literals[Int(truncatingIfNeeded: self.scans[index])]
-                let state = self.scratch + literal.state
-                let word = literal.node >> 6
-                let bit: UInt64 = 1 << UInt64(literal.node & 63)
-                var latest = Int(truncatingIfNeeded: state[1])
+                let record = self.records + self.scans[index] &* Record.stride
+                let node = record[Record.node]
+                let count = record[Record.count]
+                let failure = self.integers + record[Record.failure]
+                let word = node >> 6
+                let bit: UInt64 = 1 << UInt64(truncatingIfNeeded: node & 63)
                 if previous[word] & bit != 0 {
-                    latest = position &- 1
+                    record[Record.latest] = position &- 1
                 }
-                let text = pool + literal.start
-                var matched = Int(truncatingIfNeeded: state[0])
+                let text = pool + record[Record.start]
+                var matched = record[Record.matched]
                 while matched > 0 && text[matched] != byte {
-                    matched = Int(truncatingIfNeeded: self.scratch[literal.failure &+ matched &- 1])
+                    matched = failure[matched &- 1]
                 }
                 if text[matched] == byte {
                     matched &+= 1
                 }
-                if matched == literal.count {
-                    matched = Int(truncatingIfNeeded: self.scratch[literal.failure &+ matched &- 1])
-                    let begin = position &- literal.count
+                if matched == count {
+                    matched = failure[matched &- 1]
+                    let begin = position &- count
                     if self.history[(begin & self.historyMask) &* self.words &+ word] & bit != 0 {
-                        let next = literal.node &+ 1
-                        self.entry[next >> 6] |= 1 << UInt64(next & 63)
+                        let next = node &+ 1
+                        self.entry[next >> 6] |= 1 << UInt64(truncatingIfNeeded: next & 63)
                     }
                 }
-                state[0] = UInt64(truncatingIfNeeded: matched)
-                state[1] = UInt64(truncatingIfNeeded: latest)
-                if latest &+ literal.count <= position {
+                record[Record.matched] = matched
+                if record[Record.latest] &+ count <= position {
                     self.scanning[word] &= ~bit
                     self.scanCount &-= 1
                     self.scans[index] = self.scans[self.scanCount]
@@ -627,7 +690,7 @@ struct URITemplateAutomaton: Sendable {
                         let bit: UInt64 = bits & (0 &- bits)
                         let node = word << 6 | bits.trailingZeroBitCount
                         bits &= bits &- 1
-                        if Int(truncatingIfNeeded: self.arrivals[node]) == position {
+                        if self.arrivals[node] == position {
                             self.afterName[word] |= bit
                             self.pendingNames[word] &= ~bit
                             self.pendingNameCount &-= 1
@@ -651,7 +714,7 @@ struct URITemplateAutomaton: Sendable {
                         continue
                     }
                     // A name holds no delimiter, so no other start of this node is pending.
-                    self.arrivals[node] = UInt64(truncatingIfNeeded: position &+ name.count)
+                    self.arrivals[node] = position &+ name.count
                     if self.pendingNames[word] & bit == 0 {
                         self.pendingNames[word] |= bit
                         self.pendingNameCount &+= 1
@@ -672,7 +735,7 @@ struct URITemplateAutomaton: Sendable {
             var entryCarry = false
             var live: UInt64 = 0
             var newScans: UInt64 = 0
-            let hasLiterals = !self.literals.isEmpty
+            let hasLiterals = self.literalCount > 0
             let history = self.history + (position & self.historyMask) &* self.words
             for word in 0..<self.words {
                 let nextValue = self.nextValue[word]
@@ -722,40 +785,40 @@ struct URITemplateAutomaton: Sendable {
                     let node = word << 6 | bits.trailingZeroBitCount
                     bits &= bits &- 1
                     let index = Int(literalOfNode[node])
-                    let literal = self.literals[index]
-                    guard position &+ literal.count <= self.inputCount else {
+                    let record = self.records + index &* Record.stride
+                    guard position &+ record[Record.count] <= self.inputCount else {
                         continue  // it could only end past the topic
                     }
-                    let state = self.scratch + literal.state
-                    state[0] = 0
-                    state[1] = UInt64(truncatingIfNeeded: position)
-                    if state[2] == 0 {
-                        state[2] = 1
-                        self.buildFailure(literal)
+                    record[Record.matched] = 0
+                    record[Record.latest] = position
+                    if record[Record.built] == 0 {
+                        record[Record.built] = 1
+                        self.buildFailure(record)
                     }
-                    self.scans[self.scanCount] = UInt64(truncatingIfNeeded: index)
+                    self.scans[self.scanCount] = index
                     self.scanCount &+= 1
                     self.scanning[word] |= bit
                 }
             }
         }
 
-        /// The KMP failure table of `literal`: for each prefix, the length of its longest proper border. Built on
-        /// first use, so unused literals cost nothing and compiled templates stay small.
-        private func buildFailure(_ literal: Literal) {
-            let text = self.pool.unsafelyUnwrapped + literal.start
-            let failure = self.scratch + literal.failure
+        /// The KMP failure table of a literal: for each prefix, the length of its longest proper border. Built on
+        /// first use, so that literals never entered cost nothing.
+        private func buildFailure(_ record: UnsafeMutablePointer<Int>) {
+            let text = self.pool.unsafelyUnwrapped + record[Record.start]
+            let failure = self.integers + record[Record.failure]
+            let count = record[Record.count]
             failure[0] = 0
             var border = 0
             var index = 1
-            while index < literal.count {
+            while index < count {
                 while border > 0 && text[index] != text[border] {
-                    border = Int(truncatingIfNeeded: failure[border &- 1])
+                    border = failure[border &- 1]
                 }
                 if text[index] == text[border] {
                     border &+= 1
                 }
-                failure[index] = UInt64(truncatingIfNeeded: border)
+                failure[index] = border
                 index &+= 1
             }
         }
