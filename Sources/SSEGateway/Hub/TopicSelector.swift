@@ -31,6 +31,12 @@ public struct TopicSelector: Sendable, Hashable {
         template != nil
     }
 
+    /// The variables of the template over all its expressions (`{a,b}` has two), or 0 for any other selector: what
+    /// matching it costs grows with them, so subscribe requests are limited on it.
+    var templateVariableCount: Int {
+        template?.variableCount ?? 0
+    }
+
     /// Whether `topic` is selected: by `*`, by byte-for-byte equality, or by matching the whole template.
     ///
     /// Template variables may be empty or undefined, so `/foo/{bar}` selects `/foo/`; a simple `{var}` never

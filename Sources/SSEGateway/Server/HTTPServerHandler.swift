@@ -314,10 +314,12 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.respond(.badRequest, body: "Missing \"topic\" parameter\n", head: head, context: context)
             return
         }
-        guard topics.count <= PublishRequest.maxTopics else {
-            self.respond(
-                .badRequest, body: "Too many \"topic\" parameters (max \(PublishRequest.maxTopics))\n", head: head,
-                context: context)
+        let selectors: [TopicSelector]
+        switch SubscribeLimits(self.server.configuration.hub.subscribe).check(topics) {
+        case .accepted(let parsed):
+            selectors = parsed
+        case .rejected(let reason):
+            self.respond(.badRequest, body: reason + "\n", head: head, context: context)
             return
         }
         let lastEventID =
@@ -326,7 +328,7 @@ final class HTTPServerHandler: ChannelInboundHandler, RemovableChannelHandler {
         let session = Session(
             id: EventID.generate(),
             request: facts,
-            topics: topics.map(TopicSelector.init),
+            topics: selectors,
             lastEventID: lastEventID,
             eventLoop: context.eventLoop,
             environment: self.server.sessionEnvironment,
