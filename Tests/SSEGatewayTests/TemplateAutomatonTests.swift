@@ -172,7 +172,7 @@ struct TemplateAutomatonTests {
 
     @Test(arguments: [1, 2, 3, 4] as [UInt64])
     func agreesWithTheReferenceOnSmallTemplates(seed: UInt64) {
-        let result = Self.compare(seed: seed, templates: 2000, expressions: 1...4, topicsPerTemplate: 12)
+        let result = Self.compare(seed: seed, templates: 700, expressions: 1...4, topicsPerTemplate: 12)
         #expect(result.matched > result.total / 10)
         #expect(result.matched < result.total)
     }
@@ -180,7 +180,7 @@ struct TemplateAutomatonTests {
     @Test(arguments: [11, 12] as [UInt64])
     func agreesWithTheReferenceAcrossWordBoundaries(seed: UInt64) {
         // 30 to 90 expressions make 40 to 200 nodes: vectors of one to four words, with carries between them.
-        let result = Self.compare(seed: seed, templates: 150, expressions: 30...90, topicsPerTemplate: 8, clean: true)
+        let result = Self.compare(seed: seed, templates: 60, expressions: 30...90, topicsPerTemplate: 8, clean: true)
         #expect(result.matched > result.total / 10)
         #expect(result.matched < result.total)
     }
@@ -191,7 +191,7 @@ struct TemplateAutomatonTests {
         for literal in literals {
             for template in ["{a}\(literal){b}", "{a}\(literal)", "{+a}\(literal){b}\(literal)", "x{/a*}\(literal)"] {
                 let compiled = URITemplate(template)!
-                for length in 0..<160 {
+                for length in stride(from: 0, to: 150, by: 3) {
                     for topic in [
                         String(repeating: "a", count: length), String(repeating: "a", count: length) + "b",
                         String(repeating: "ab", count: length / 2) + "ab", "x/" + String(repeating: "a", count: length),
