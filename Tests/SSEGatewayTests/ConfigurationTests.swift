@@ -304,6 +304,9 @@ struct GatewayConfigurationTests {
         #expect(config.hub.history.size == 1000)
         #expect(config.hub.history.replayUnknownID == true)
         #expect(config.hub.history.maxBytes == 64 * 1_048_576)
+        #expect(config.hub.subscribe.maxSelectors == 32)
+        #expect(config.hub.subscribe.maxSelectorBytes == 2048)
+        #expect(config.hub.subscribe.maxTemplateExpressions == 4)
         #expect(config.streams.maxBufferedBytes == 1_048_576)
         #expect(config.streams.closeListenerTimeout == .seconds(5))
         #expect(config.logging.level == .info)
@@ -323,7 +326,8 @@ struct GatewayConfigurationTests {
                   "hub": {
                     "maxBodyBytes": "64KiB",
                     "publishAllowedFrom": ["10.0.0.0/8", "::1"],
-                    "history": {"size": 0, "replayUnknownID": false, "maxBytes": "2MiB"}
+                    "history": {"size": 0, "replayUnknownID": false, "maxBytes": "2MiB"},
+                    "subscribe": {"maxSelectors": 1000, "maxSelectorBytes": "4KiB", "maxTemplateExpressions": 0}
                   },
                   "streams": {"maxBufferedBytes": 4096, "closeListenerTimeout": "250ms"},
                   "logging": {"level": "debug"}
@@ -349,6 +353,9 @@ struct GatewayConfigurationTests {
         #expect(config.hub.history.size == 0)
         #expect(config.hub.history.replayUnknownID == false)
         #expect(config.hub.history.maxBytes == 2 * 1_048_576)
+        #expect(config.hub.subscribe.maxSelectors == 1000)
+        #expect(config.hub.subscribe.maxSelectorBytes == 4096)
+        #expect(config.hub.subscribe.maxTemplateExpressions == 0)
         #expect(config.streams.maxBufferedBytes == 4096)
         #expect(config.streams.closeListenerTimeout == .milliseconds(250))
         #expect(config.logging.level == .debug)
@@ -363,6 +370,11 @@ struct GatewayConfigurationTests {
         (#"{"server": {"host": 1}}"#, "server.host: expected a string, got 1"),
         (#"{"server": {"host": ""}}"#, "server.host: must not be empty"),
         (#"{"server": {"port": null}}"#, "server.port: expected an integer, got null"),
+        (
+            #"{"hub": {"subscribe": {"maxTemplateExpressions": "4"}}}"#,
+            #"hub.subscribe.maxTemplateExpressions: expected an integer, got "4""#
+        ),
+        (#"{"hub": {"subscribe": 32}}"#, "hub.subscribe: expected an object, got 32"),
     ])
     func reportsWrongTypes(json: String, message: String) {
         #expect(configError(json) == message)
@@ -384,6 +396,11 @@ struct GatewayConfigurationTests {
         #expect(
             configError(#"{"hub": {"history": {"size": 1, "max": 2}}}"#)
                 == "hub.history.max: unknown key; known keys: maxBytes, replayUnknownID, size"
+        )
+        #expect(
+            configError(#"{"hub": {"subscribe": {"maxTopics": 5}}}"#)
+                == "hub.subscribe.maxTopics: unknown key; known keys: maxSelectorBytes, maxSelectors, "
+                + "maxTemplateExpressions"
         )
         #expect(
             configError(#"{"streams": {"z": 1, "b": 2}}"#)
@@ -422,6 +439,22 @@ struct GatewayConfigurationTests {
             "hub.history.size: must be between 0 and 10000000, got 10000001"
         ),
         (#"{"streams": {"maxBufferedBytes": 100}}"#, "streams.maxBufferedBytes: must be at least 1024, got 100"),
+        (
+            #"{"hub": {"subscribe": {"maxSelectors": 0}}}"#,
+            "hub.subscribe.maxSelectors: must be between 1 and 1000, got 0"
+        ),
+        (
+            #"{"hub": {"subscribe": {"maxSelectors": 1001}}}"#,
+            "hub.subscribe.maxSelectors: must be between 1 and 1000, got 1001"
+        ),
+        (
+            #"{"hub": {"subscribe": {"maxSelectorBytes": "2MiB"}}}"#,
+            #"hub.subscribe.maxSelectorBytes: must be between 1 and 1048576, got "2MiB""#
+        ),
+        (
+            #"{"hub": {"subscribe": {"maxTemplateExpressions": -1}}}"#,
+            "hub.subscribe.maxTemplateExpressions: must be between 0 and 10000, got -1"
+        ),
     ])
     func reportsOutOfRange(json: String, message: String) {
         #expect(configError(json) == message)

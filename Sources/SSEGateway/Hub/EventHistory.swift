@@ -3,13 +3,13 @@ import NIOCore
 /// The bounded window of recent events that `Last-Event-ID` replays from.
 ///
 /// Oldest events fall out first, when either the count or the byte budget is exceeded. Lookup by id is a dictionary
-/// hit; when a custom id repeats, the earliest retained occurrence is the one found (as Mercure 1.0 resolves
-/// duplicates).
+/// hit on the id's UTF-8 bytes, as Mercure compares ids, so a cursor only resumes from the byte-identical id; when a
+/// custom id repeats, the earliest retained occurrence is the one found (as Mercure 1.0 resolves duplicates).
 struct EventHistory {
     let capacity: Int
     let maxBytes: Int
     private var entries: CircularBuffer<HubEvent>
-    private var sequenceByID: [String: UInt64] = [:]
+    private var sequenceByID: [UTF8Key: UInt64] = [:]
     private(set) var bytes = 0
 
     init(capacity: Int, maxBytes: Int = .max) {
@@ -24,21 +24,23 @@ struct EventHistory {
         guard self.capacity > 0 else { return }
         self.entries.append(event)
         self.bytes += event.chunk.readableBytes
-        if self.sequenceByID[event.id] == nil {
-            self.sequenceByID[event.id] = event.sequence
+        let key = UTF8Key(event.id)
+        if self.sequenceByID[key] == nil {
+            self.sequenceByID[key] = event.sequence
         }
         while self.entries.count > self.capacity || (self.bytes > self.maxBytes && !self.entries.isEmpty) {
             let evicted = self.entries.removeFirst()
             self.bytes -= evicted.chunk.readableBytes
-            if self.sequenceByID[evicted.id] == evicted.sequence {
-                self.sequenceByID[evicted.id] = nil
+            let evictedKey = UTF8Key(evicted.id)
+            if self.sequenceByID[evictedKey] == evicted.sequence {
+                self.sequenceByID[evictedKey] = nil
             }
         }
     }
 
     /// Events after the one with `id`, or `nil` when `id` is not retained.
     func events(after id: String) -> [HubEvent]? {
-        guard let sequence = self.sequenceByID[id], let first = self.entries.first else { return nil }
+        guard let sequence = self.sequenceByID[UTF8Key(id)], let first = self.entries.first else { return nil }
         let offset = Int(sequence - first.sequence) + 1
         guard offset <= self.entries.count else { return [] }
         let start = self.entries.index(self.entries.startIndex, offsetBy: offset)

@@ -99,7 +99,7 @@ public final class Hub: Sendable {
         let attachment: Attachment = self.state.withLockedValue { state in
             stream.startSequence = state.sequence
             guard let lastEventID else { return Attachment(replay: [], replyLastEventID: nil) }
-            if lastEventID == "earliest" {
+            if UTF8Key.sameBytes(lastEventID, PublishRequest.reservedID) {
                 return Attachment(replay: state.history.all(), replyLastEventID: "earliest")
             }
             if let events = state.history.events(after: lastEventID) {

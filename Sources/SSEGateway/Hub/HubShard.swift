@@ -10,7 +10,9 @@ final class HubShard: @unchecked Sendable {
     let eventLoop: any EventLoop
     let index: Int
     private let metrics: GatewayMetrics
-    private var exact: [String: StreamList] = [:]
+    /// Streams by exact topic; keyed on UTF-8 bytes because an index hit skips the selector check, so a `String`
+    /// key would deliver to subscribers of every canonically equivalent spelling.
+    private var exact: [UTF8Key: StreamList] = [:]
     private var inexact = StreamList()
     private var touched: [SSEStreamHandler] = []
     private(set) var sessions: [ObjectIdentifier: Session] = [:]
@@ -59,7 +61,7 @@ final class HubShard: @unchecked Sendable {
         self.eventLoop.assertInEventLoop()
         for selector in stream.selectors {
             if selector.isExact {
-                self.exact[selector.raw, default: StreamList()].insert(stream)
+                self.exact[UTF8Key(selector.raw), default: StreamList()].insert(stream)
             } else {
                 self.inexact.insert(stream)
             }
@@ -70,9 +72,10 @@ final class HubShard: @unchecked Sendable {
         self.eventLoop.assertInEventLoop()
         for selector in stream.selectors {
             if selector.isExact {
-                if var bucket = self.exact.removeValue(forKey: selector.raw) {
+                let key = UTF8Key(selector.raw)
+                if var bucket = self.exact.removeValue(forKey: key) {
                     bucket.remove(stream)
-                    if !bucket.isEmpty { self.exact[selector.raw] = bucket }
+                    if !bucket.isEmpty { self.exact[key] = bucket }
                 }
             } else {
                 self.inexact.remove(stream)
@@ -105,7 +108,7 @@ final class HubShard: @unchecked Sendable {
         var delivered = 0
         for event in events {
             for topic in event.topics {
-                guard let bucket = self.exact[topic] else { continue }
+                guard let bucket = self.exact[UTF8Key(topic)] else { continue }
                 for stream in bucket.streams where stream.offer(event, matched: true, flush: flushEach) {
                     delivered += 1
                     if !flushEach, stream.markTouched() { self.touched.append(stream) }

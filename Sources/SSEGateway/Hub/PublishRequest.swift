@@ -88,10 +88,12 @@ public struct PublishRequest: Sendable, Equatable {
         guard topics.count <= Self.maxTopics else {
             throw PublishError(status: 400, reason: #"Too many "topic" parameters (max 1000)"#)
         }
-        for topic in topics where topic.contains(Self.reservedTopicPart) {
+        // Byte-wise, as Mercure checks: `String.contains` compares characters, so a combining mark after the
+        // reserved part (`…/mercure\u{301}`) would hide it.
+        for topic in topics where UTF8Key.bytes(of: topic, contain: Self.reservedTopicPart) {
             throw PublishError(status: 403, reason: "Topic is reserved")
         }
-        if let value = id, Self.hasLineBreakOrNUL(value) || value == Self.reservedID {
+        if let value = id, Self.hasLineBreakOrNUL(value) || UTF8Key.sameBytes(value, Self.reservedID) {
             throw PublishError(status: 400, reason: #"Invalid "id" parameter"#)
         }
         if let value = type, Self.hasLineBreakOrNUL(value) {
@@ -111,6 +113,14 @@ public struct PublishRequest: Sendable, Equatable {
         self.id = id?.isEmpty == false ? id : nil
         self.type = type?.isEmpty == false ? type : nil
         self.retry = retryValue
+    }
+
+    /// Field by field on UTF-8 bytes, as the hub routes and frames them: Swift's `String` equality would call
+    /// updates to differently normalised topics equal.
+    public static func == (lhs: PublishRequest, rhs: PublishRequest) -> Bool {
+        UTF8Key.sameBytes(lhs.topics, rhs.topics) && UTF8Key.sameBytes(lhs.data, rhs.data)
+            && lhs.isPrivate == rhs.isPrivate && UTF8Key.sameBytes(lhs.id, rhs.id)
+            && UTF8Key.sameBytes(lhs.type, rhs.type) && lhs.retry == rhs.retry
     }
 
     private static func hasLineBreakOrNUL(_ value: String) -> Bool {

@@ -5,7 +5,8 @@
 public struct TopicSelector: Sendable, Hashable {
     /// The selector as it was received, which is also how two selectors are compared.
     public let raw: String
-    /// True when only the identical topic can match, so callers can index the selector by its raw string.
+    /// True when only the byte-identical topic can match, so callers can index the selector by its raw bytes
+    /// (`UTF8Key`, never `String`, whose equality would also match other normalisations).
     ///
     /// That holds for every selector except `*` and valid URI templates; a string with a `{` that is not a valid
     /// template is exact too, because such a selector only matches by equality.
@@ -16,7 +17,7 @@ public struct TopicSelector: Sendable, Hashable {
     /// Parses `raw`; there is no failure case, since anything that is not a valid template is an exact selector.
     public init(_ raw: String) {
         self.raw = raw
-        matchesEverything = raw == "*"
+        matchesEverything = raw.utf8.count == 1 && raw.utf8.first == UInt8(ascii: "*")
         if !matchesEverything && raw.utf8.contains(UInt8(ascii: "{")) {
             template = URITemplate(raw)
         } else {
@@ -30,6 +31,12 @@ public struct TopicSelector: Sendable, Hashable {
         template != nil
     }
 
+    /// The variables of the template over all its expressions (`{a,b}` has two), or 0 for any other selector: what
+    /// matching it costs grows with them, so subscribe requests are limited on it.
+    var templateVariableCount: Int {
+        template?.variableCount ?? 0
+    }
+
     /// Whether `topic` is selected: by `*`, by byte-for-byte equality, or by matching the whole template.
     ///
     /// Template variables may be empty or undefined, so `/foo/{bar}` selects `/foo/`; a simple `{var}` never
@@ -38,7 +45,7 @@ public struct TopicSelector: Sendable, Hashable {
     /// Equality is on UTF-8 bytes rather than Swift's canonical string equivalence, as in the Mercure hub, so
     /// differently normalised spellings of a topic are different topics.
     public func matches(_ topic: String) -> Bool {
-        if matchesEverything || Self.sameBytes(raw, topic) {
+        if matchesEverything || UTF8Key.sameBytes(raw, topic) {
             return true
         }
         guard let template else {
@@ -49,30 +56,10 @@ public struct TopicSelector: Sendable, Hashable {
 
     /// Byte-wise, like `matches(_:)`, so equal selectors always select the same topics.
     public static func == (lhs: TopicSelector, rhs: TopicSelector) -> Bool {
-        sameBytes(lhs.raw, rhs.raw)
+        UTF8Key.sameBytes(lhs.raw, rhs.raw)
     }
 
     public func hash(into hasher: inout Hasher) {
-        let hashed: Void? = raw.utf8.withContiguousStorageIfAvailable {
-            hasher.combine(bytes: UnsafeRawBufferPointer($0))
-        }
-        if hashed == nil {
-            Array(raw.utf8).withUnsafeBytes { hasher.combine(bytes: $0) }
-        }
-    }
-
-    private static func sameBytes(_ lhs: String, _ rhs: String) -> Bool {
-        guard lhs.utf8.count == rhs.utf8.count else {
-            return false
-        }
-        let result = lhs.utf8.withContiguousStorageIfAvailable { left in
-            rhs.utf8.withContiguousStorageIfAvailable { right in
-                left.elementsEqual(right)
-            }
-        }
-        if let result, let result {
-            return result
-        }
-        return lhs.utf8.elementsEqual(rhs.utf8)
+        UTF8Key.hashBytes(of: raw, into: &hasher)
     }
 }

@@ -5,8 +5,8 @@
 /// undefined, prefix lengths (`:N`) are accepted but not enforced, and a value may be empty, so `/foo/{bar}` matches
 /// `/foo/`. It is never generous across structure, though: a simple `{var}` cannot match `/`, `?`, `#`, `&` or `=`.
 ///
-/// Matching runs over UTF-8 bytes with a backtracking matcher that remembers the states it has already explored,
-/// which bounds the work to polynomial time even for adversarial templates supplied by subscribers.
+/// Matching runs over UTF-8 bytes with ``URITemplateAutomaton``, in time linear in the topic whatever the template,
+/// since templates are supplied by subscribers; `matches(_:)` spells out the definition it implements.
 struct URITemplate: Sendable {
     /// Which bytes a variable's value may contain once expanded; `%XX` is always allowed, as is any byte ≥ 0x80
     /// since topics may be IRIs.
@@ -43,8 +43,15 @@ struct URITemplate: Sendable {
         var lastInExpression = false
     }
 
-    private let nodes: [Node]
-    private let pool: [UInt8]
+    /// The parsed template; internal so that tests can check the automaton against a direct reading of the nodes.
+    let nodes: [Node]
+    let pool: [UInt8]
+    /// Expressions (`{…}`) in the template.
+    let expressionCount: Int
+    /// Variables over all expressions: `{a,b}` has two; each non-collapsing one is a node of its own.
+    let variableCount: Int
+    private let automaton: URITemplateAutomaton
+    private let skipsHead: Bool
 
     /// Compiles `template`, or returns `nil` when it is not a valid RFC 6570 template.
     init?(_ template: String) {
@@ -54,6 +61,10 @@ struct URITemplate: Sendable {
         }
         nodes = parser.nodes
         pool = parser.pool
+        expressionCount = parser.expressionCount
+        variableCount = parser.variableCount
+        skipsHead = nodes.first?.kind == .literal
+        automaton = URITemplateAutomaton(nodes: nodes, pool: pool, skippingHead: skipsHead)
     }
 
     /// Whether `string` matches the template as a whole.
@@ -64,6 +75,20 @@ struct URITemplate: Sendable {
         return Array(string.utf8).withUnsafeBufferPointer { matches($0) }
     }
 
+    /// Whether `input` matches: the set of `(node, started)` states reachable by `match(0, 0, started: false)` of
+    /// the definition below, simulated position by position.
+    ///
+    /// The definition, for `match(index, position, started)`, `started` telling a variable whether an earlier one of
+    /// its expression was defined (so whether it begins with `first` or `separator`):
+    /// - past the last node: the input must end at `position`;
+    /// - a literal: its bytes, then the next node;
+    /// - a run: the next node at once (every variable undefined), or an optional `first` then any run of its class,
+    ///   then the next node;
+    /// - a variable: the next node at once (undefined, `started` kept unless it ends the expression); or its
+    ///   delimiter, then, for a named unexploded one, its name and the next node or `=` and a run of its class; for
+    ///   the others, a run of its class and, when exploded, more items after each `separator`; then the next node
+    ///   with `started` set unless it ends the expression.
+    /// A run of a class is any sequence of bytes of the class and `%XX` triplets.
     func matches(_ input: UnsafeBufferPointer<UInt8>) -> Bool {
         nodes.withUnsafeBufferPointer { nodes in
             pool.withUnsafeBufferPointer { pool in
@@ -80,13 +105,8 @@ struct URITemplate: Sendable {
                         return false
                     }
                 }
-                let states = nodes.count * 2 * (input.count + 1)
-                let words = (states + 63) / 64
-                return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { visited in
-                    visited.initialize(repeating: 0)
-                    let matcher = Matcher(nodes: nodes, pool: pool, input: input, visited: visited)
-                    return matcher.match(0, 0, started: false)
-                }
+                let start = skipsHead ? nodes[0].count : 0
+                return automaton.matches(input, from: start, node: skipsHead ? 1 : 0, nodes: nodes, pool: pool)
             }
         }
     }
@@ -159,137 +179,6 @@ struct URITemplate: Sendable {
     }
 }
 
-// MARK: - Matching
-
-extension URITemplate {
-    private struct Matcher {
-        let nodes: UnsafeBufferPointer<Node>
-        let pool: UnsafeBufferPointer<UInt8>
-        let input: UnsafeBufferPointer<UInt8>
-        /// One bit per (node, started, position) state already explored; each failed exactly once.
-        let visited: UnsafeMutableBufferPointer<UInt64>
-
-        /// Whether `input[position...]` matches `nodes[index...]`; `started` tells a variable node whether an
-        /// earlier variable of its expression was defined, and so whether it is introduced by `first` or
-        /// `separator`.
-        func match(_ index: Int, _ position: Int, started: Bool) -> Bool {
-            if index == nodes.count {
-                return position == input.count
-            }
-            let state = (index &* 2 &+ (started ? 1 : 0)) &* (input.count &+ 1) &+ position
-            let word = state >> 6
-            let bit = UInt64(1) << UInt64(state & 63)
-            if visited[word] & bit != 0 {
-                return false
-            }
-            visited[word] |= bit
-
-            let node = nodes[index]
-            switch node.kind {
-            case .literal:
-                guard URITemplate.hasBytes(pool, node.start, node.count, in: input, at: position) else {
-                    return false
-                }
-                return match(index + 1, position + node.count, started: false)
-
-            case .run:
-                if match(index + 1, position, started: false) {
-                    return true  // every variable undefined
-                }
-                var cursor = position
-                if node.first != 0 {
-                    guard cursor < input.count, input[cursor] == node.first else {
-                        return false
-                    }
-                    cursor += 1
-                }
-                return matchRun(from: cursor, node.characterClass) { match(index + 1, $0, started: false) }
-
-            case .variable:
-                let nextStarted = node.lastInExpression ? false : started
-                if match(index + 1, position, started: nextStarted) {
-                    return true  // this variable undefined
-                }
-                let afterStarted = !node.lastInExpression
-                let delimiter = started ? node.separator : node.first
-                guard position < input.count, input[position] == delimiter else {
-                    return false
-                }
-                var cursor = position + 1
-                if node.named && !node.explode {
-                    guard URITemplate.hasBytes(pool, node.start, node.count, in: input, at: cursor) else {
-                        return false
-                    }
-                    cursor += node.count
-                    if match(index + 1, cursor, started: afterStarted) {
-                        return true  // `;name` or a bare `?name`
-                    }
-                    guard cursor < input.count, input[cursor] == UInt8(ascii: "=") else {
-                        return false
-                    }
-                    return matchRun(from: cursor + 1, node.characterClass) {
-                        match(index + 1, $0, started: afterStarted)
-                    }
-                }
-                // The separator is never in the class here, so each item ends at the next separator.
-                while true {
-                    var itemEnd = cursor
-                    while true {
-                        if match(index + 1, itemEnd, started: afterStarted) {
-                            return true
-                        }
-                        guard let next = advance(itemEnd, node.characterClass) else {
-                            break
-                        }
-                        itemEnd = next
-                    }
-                    guard node.explode, itemEnd < input.count, input[itemEnd] == node.separator else {
-                        return false
-                    }
-                    cursor = itemEnd + 1
-                }
-            }
-        }
-
-        /// Tries `rest` at every character boundary of the longest run of `characterClass` starting at `start`.
-        @inline(__always)
-        private func matchRun(
-            from start: Int,
-            _ characterClass: CharacterClass,
-            _ rest: (Int) -> Bool
-        ) -> Bool {
-            var cursor = start
-            while true {
-                if rest(cursor) {
-                    return true
-                }
-                guard let next = advance(cursor, characterClass) else {
-                    return false
-                }
-                cursor = next
-            }
-        }
-
-        /// The position after one value character (a byte of the class or a `%XX` triplet) at `position`.
-        @inline(__always)
-        private func advance(_ position: Int, _ characterClass: CharacterClass) -> Int? {
-            guard position < input.count else {
-                return nil
-            }
-            let byte = input[position]
-            if byte == UInt8(ascii: "%") {
-                guard position + 2 < input.count, URITemplate.isHexDigit(input[position + 1]),
-                    URITemplate.isHexDigit(input[position + 2])
-                else {
-                    return nil
-                }
-                return position + 3
-            }
-            return URITemplate.isInClass(byte, characterClass) ? position + 1 : nil
-        }
-    }
-}
-
 // MARK: - Parsing
 
 extension URITemplate {
@@ -298,6 +187,8 @@ extension URITemplate {
         var position = 0
         var nodes: [Node] = []
         var pool: [UInt8] = []
+        var expressionCount = 0
+        var variableCount = 0
 
         init(bytes: [UInt8]) {
             self.bytes = bytes
@@ -344,6 +235,7 @@ extension URITemplate {
         /// Parses `{[op]varspec(,varspec)*}` starting at the `{`.
         private mutating func parseExpression() -> Bool {
             position += 1
+            expressionCount += 1
             guard position < bytes.count else {
                 return false
             }
@@ -398,6 +290,7 @@ extension URITemplate {
                 guard let (nameStart, nameCount, explode) = parseVarspec() else {
                     return false
                 }
+                variableCount += 1
                 if !collapses {
                     nodes.append(
                         Node(

@@ -11,7 +11,7 @@ struct SubscribeEndpoint {
 
     /// How a subscribe request starts.
     enum Start {
-        /// Refused before any session exists (no topic, too many topics).
+        /// Refused before any session exists (no topic, selectors beyond `hub.subscribe`'s limits).
         case refused(HTTPResponse)
         /// The session is open and its connect phase runs; the future completes on the session's loop.
         case connecting(Session, EventLoopFuture<Void>)
@@ -29,15 +29,19 @@ struct SubscribeEndpoint {
         guard !topics.isEmpty else {
             return .refused(.text(.badRequest, "Missing \"topic\" parameter"))
         }
-        guard topics.count <= PublishRequest.maxTopics else {
-            return .refused(.text(.badRequest, "Too many \"topic\" parameters (max \(PublishRequest.maxTopics))"))
+        let selectors: [TopicSelector]
+        switch SubscribeLimits(self.server.configuration.hub.subscribe).check(topics) {
+        case .accepted(let parsed):
+            selectors = parsed
+        case .rejected(let reason):
+            return .refused(.text(.badRequest, reason))
         }
         let lastEventID =
             head.headers.first(name: "last-event-id") ?? facts.query.first(where: { $0.name == "lastEventID" })?.value
         let session = Session(
             id: EventID.generate(),
             request: facts,
-            topics: topics.map(TopicSelector.init),
+            topics: selectors,
             lastEventID: lastEventID,
             eventLoop: channel.eventLoop,
             environment: self.server.sessionEnvironment,
