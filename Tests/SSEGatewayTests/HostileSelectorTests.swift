@@ -70,11 +70,11 @@ struct HostileSelectorTests {
         let limits = GatewayConfiguration.Hub.Subscribe()
         let selectors = (0..<limits.maxSelectors).map { Self.hostileTemplate(limits, index: $0) }
         let query = SpellingPair.query(selectors)
-        // The worst case the limits allow does not fit the default 8 KiB head: raise it so the limits, not the
-        // head size, are what bounds the hostile subscriber.
+        // The worst case the limits allow does not fit the default 8 KiB request line: raise it so the limits, not
+        // the request line, are what bounds the hostile subscriber.
         let configuration = GatewayConfiguration.testing {
             $0.server.threads = 1
-            $0.server.maxHeaderBytes = max($0.server.maxHeaderBytes, query.utf8.count + 1024)
+            $0.server.maxRequestLineBytes = max($0.server.maxRequestLineBytes, query.utf8.count + 1024)
         }
         for selector in selectors {
             #expect(selector.utf8.count == limits.maxSelectorBytes)
