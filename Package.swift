@@ -45,7 +45,6 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Plugins/Auth"
         ),
@@ -56,7 +55,6 @@ let package = Package(
                 "CZlib",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Plugins/Compression"
         ),
@@ -66,7 +64,6 @@ let package = Package(
                 "SSEGateway",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Plugins/Heartbeat"
         ),
@@ -75,7 +72,6 @@ let package = Package(
             dependencies: [
                 "SSEGateway",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             path: "Plugins/Timeout"
         ),

@@ -23,7 +23,7 @@ public struct AuthMiddleware: MiddlewarePlugin {
     public let configuration: Configuration
     private let dependencies: Dependencies
     private let origins: OriginPolicy
-    private let expiryTimers: ExpiryTimerCounter
+    private let expiryTimers: LiveResourceCount
 
     /// Expiry timers this middleware has armed and not yet ended: sessions whose token will close them. Zero once
     /// every such session has ended, however it ended. A middleware built from configuration also reports it on
@@ -34,16 +34,16 @@ public struct AuthMiddleware: MiddlewarePlugin {
         self.init(
             configuration: try Configuration(settings: settings, context: context),
             dependencies: .system,
-            expiryTimers: ExpiryTimerCounter(metrics: context.metrics)
+            expiryTimers: LiveResourceCount(gaugeLabel: "sse_auth_expiry_timers_active", metrics: context.metrics)
         )
     }
 
     /// Creates the middleware from settings made in code; `dependencies` replaces the clock and random source.
     public init(configuration: Configuration, dependencies: Dependencies = .system) {
-        self.init(configuration: configuration, dependencies: dependencies, expiryTimers: ExpiryTimerCounter())
+        self.init(configuration: configuration, dependencies: dependencies, expiryTimers: LiveResourceCount())
     }
 
-    private init(configuration: Configuration, dependencies: Dependencies, expiryTimers: ExpiryTimerCounter) {
+    private init(configuration: Configuration, dependencies: Dependencies, expiryTimers: LiveResourceCount) {
         self.configuration = configuration
         self.dependencies = dependencies
         self.origins = OriginPolicy(origins: configuration.publishOrigins)
@@ -79,13 +79,30 @@ public struct AuthMiddleware: MiddlewarePlugin {
         }
     }
 
+    /// Refuses a publisher without a valid token before its body is sent (for clients that wait for `100 Continue`);
+    /// the topics, which only the body names, are checked in ``publish(_:)``.
+    public func admitPublish(_ request: RequestFacts) async throws {
+        _ = try await self.publisherClaims(of: request)
+    }
+
     public func publish(_ publish: PublishContext) async throws {
-        let request = publish.request
+        guard let claims = try await self.publisherClaims(of: publish.request) else {
+            publish.isAuthorized = true
+            return
+        }
+        if let failure = ClaimsPolicy.publishScope(of: claims, topics: publish.update.topics) {
+            throw failure.rejection
+        }
+        publish.isAuthorized = true
+    }
+
+    /// The claims of the publisher's valid token, or nil for a peer in `publishWithoutTokenFrom`; a missing or
+    /// invalid token, or a cookie from a foreign origin, is refused.
+    private func publisherClaims(of request: RequestFacts) async throws -> MercureClaims? {
         if let remote = request.remoteAddress,
             self.configuration.publishWithoutTokenFrom.contains(where: { $0.contains(remote) })
         {
-            publish.isAuthorized = true
-            return
+            return nil
         }
         let token: String
         switch TokenPresentation.find(in: request, cookieName: self.configuration.cookieName) {
@@ -104,11 +121,7 @@ public struct AuthMiddleware: MiddlewarePlugin {
         guard let verifier = self.configuration.publisher else {
             throw AuthFailure.invalidToken("this hub has no publisher key, so it cannot accept tokens").rejection
         }
-        let (claims, _) = try await self.verified(token, by: verifier)
-        if let failure = ClaimsPolicy.publishScope(of: claims, topics: publish.update.topics) {
-            throw failure.rejection
-        }
-        publish.isAuthorized = true
+        return try await self.verified(token, by: verifier).0
     }
 
     /// The claims of a genuine token that is valid now, and that now; any problem becomes a 401.

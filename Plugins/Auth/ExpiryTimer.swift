@@ -1,10 +1,11 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import SSEGateway
 
 /// The timer that closes one session when its token expires, armed once and ended exactly once: by firing or by
 /// the session's will-close listener.
 ///
-/// While armed it counts in its middleware's ``ExpiryTimerCounter``, so a test can prove that none outlives its
+/// While armed it counts in its middleware's ``LiveResourceCount``, so a test can prove that none outlives its
 /// session.
 final class ExpiryTimer: Sendable {
     private enum State {
@@ -14,9 +15,9 @@ final class ExpiryTimer: Sendable {
     }
 
     private let state = NIOLockedValueBox(State.pending)
-    private let counter: ExpiryTimerCounter
+    private let counter: LiveResourceCount
 
-    init(counter: ExpiryTimerCounter) {
+    init(counter: LiveResourceCount) {
         self.counter = counter
     }
 

@@ -25,14 +25,14 @@ public struct CompressionMiddleware: MiddlewarePlugin {
 
     /// The settings every stream is compressed with.
     public let configuration: Configuration
-    private let counter: LiveStreamCounter
+    private let counter: LiveResourceCount
 
     /// Creates the middleware for use in code.
     public init(configuration: Configuration = Configuration()) {
-        self.init(configuration: configuration, counter: LiveStreamCounter())
+        self.init(configuration: configuration, counter: LiveResourceCount())
     }
 
-    private init(configuration: Configuration, counter: LiveStreamCounter) {
+    private init(configuration: Configuration, counter: LiveResourceCount) {
         self.configuration = configuration
         self.counter = counter
     }
@@ -51,7 +51,9 @@ public struct CompressionMiddleware: MiddlewarePlugin {
                     + "holds about \(perStream / 1024) KiB of zlib state per compressed stream"
             )
         }
-        self.init(configuration: configuration, counter: LiveStreamCounter(metrics: context.metrics))
+        self.init(
+            configuration: configuration,
+            counter: LiveResourceCount(gaugeLabel: "sse_compression_streams_active", metrics: context.metrics))
     }
 
     /// zlib streams this middleware currently holds (one per open compressed stream): it returns to zero once every

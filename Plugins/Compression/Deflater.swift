@@ -1,5 +1,6 @@
 import CZlib
 import NIOCore
+import SSEGateway
 
 /// One zlib deflate stream, producing a gzip or zlib body message by message.
 ///
@@ -8,10 +9,10 @@ import NIOCore
 /// because zlib keeps a pointer back to it. Confined to one event loop; ``end()`` must be called exactly once.
 final class Deflater {
     private let stream: UnsafeMutablePointer<z_stream>
-    private let counter: LiveStreamCounter
+    private let counter: LiveResourceCount
 
     /// Starts a stream; nil when zlib refuses (only when memory runs out, since settings are validated up front).
-    init?(coding: ContentCoding, settings: CompressionMiddleware.Configuration, counter: LiveStreamCounter) {
+    init?(coding: ContentCoding, settings: CompressionMiddleware.Configuration, counter: LiveResourceCount) {
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
         let status = czlib_deflateInit2(

@@ -8,12 +8,12 @@ import SSEGateway
 final class HeartbeatFilter: StreamFilter {
     private let stream: SessionStream
     private let comment: String
-    private let counter: LiveTimerCounter
+    private let counter: LiveResourceCount
     private let released = ReleaseFlag()
     private var timer: HeartbeatTimer
     private var scheduled: Scheduled<Void>?
 
-    init(stream: SessionStream, configuration: HeartbeatMiddleware.Configuration, counter: LiveTimerCounter) {
+    init(stream: SessionStream, configuration: HeartbeatMiddleware.Configuration, counter: LiveResourceCount) {
         self.stream = stream
         self.comment = configuration.comment
         self.counter = counter

@@ -16,7 +16,7 @@ public final class HeartbeatMiddleware: MiddlewarePlugin {
     public let configuration: Configuration
 
     private let socketOptions: DeadPeerSocketOptions
-    private let counter: LiveTimerCounter
+    private let counter: LiveResourceCount
     private let log: @Sendable (String) -> Void
 
     /// Streams of this middleware whose timer is live; zero once all of them have closed. A middleware built from
@@ -28,20 +28,20 @@ public final class HeartbeatMiddleware: MiddlewarePlugin {
         configuration: Configuration = Configuration(),
         log: @escaping @Sendable (String) -> Void = { _ in }
     ) {
-        self.init(configuration: configuration, counter: LiveTimerCounter(), log: log)
+        self.init(configuration: configuration, counter: LiveResourceCount(), log: log)
     }
 
     public convenience init(settings: ConfigObject, context: MiddlewareContext) throws(ConfigError) {
         let logger = context.logger
         self.init(
             configuration: try Configuration(settings: settings),
-            counter: LiveTimerCounter(metrics: context.metrics)
+            counter: LiveResourceCount(gaugeLabel: "sse_heartbeat_timers_active", metrics: context.metrics)
         ) { message in logger.debug("\(message)") }
     }
 
     private init(
         configuration: Configuration,
-        counter: LiveTimerCounter,
+        counter: LiveResourceCount,
         log: @escaping @Sendable (String) -> Void
     ) {
         self.configuration = configuration

@@ -9,7 +9,7 @@ import SSEGateway
 final class TimeoutFilter: StreamFilter {
     private let stream: SessionStream
     private let lastEvent: ServerSentEvent?
-    private let counter: LiveTimerCounter
+    private let counter: LiveResourceCount
     private let released = ReleaseFlag()
     private let tracksEvents: Bool
     private var timer: TimeoutTimer
@@ -19,7 +19,7 @@ final class TimeoutFilter: StreamFilter {
         stream: SessionStream,
         configuration: TimeoutMiddleware.Configuration,
         random: Double,
-        counter: LiveTimerCounter
+        counter: LiveResourceCount
     ) {
         self.stream = stream
         self.lastEvent = configuration.lastEvent

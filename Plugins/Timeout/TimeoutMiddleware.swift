@@ -19,7 +19,7 @@ public final class TimeoutMiddleware: MiddlewarePlugin {
     public let configuration: Configuration
 
     private let random: RandomSource
-    private let counter: LiveTimerCounter
+    private let counter: LiveResourceCount
 
     /// Streams of this middleware whose timer is live; zero once all of them have closed. A middleware built from
     /// configuration also reports it on `/metrics` as `sse_timeout_timers_active`.
@@ -30,10 +30,10 @@ public final class TimeoutMiddleware: MiddlewarePlugin {
         configuration: Configuration = Configuration(),
         random: @escaping RandomSource = { Double.random(in: 0...1) }
     ) {
-        self.init(configuration: configuration, random: random, counter: LiveTimerCounter())
+        self.init(configuration: configuration, random: random, counter: LiveResourceCount())
     }
 
-    private init(configuration: Configuration, random: @escaping RandomSource, counter: LiveTimerCounter) {
+    private init(configuration: Configuration, random: @escaping RandomSource, counter: LiveResourceCount) {
         self.configuration = configuration
         self.random = random
         self.counter = counter
@@ -55,7 +55,7 @@ public final class TimeoutMiddleware: MiddlewarePlugin {
         self.init(
             configuration: configuration,
             random: { Double.random(in: 0...1) },
-            counter: LiveTimerCounter(metrics: context.metrics)
+            counter: LiveResourceCount(gaugeLabel: "sse_timeout_timers_active", metrics: context.metrics)
         )
     }
 

@@ -7,7 +7,10 @@
 ///
 /// Matching runs over UTF-8 bytes with ``URITemplateAutomaton``, in time linear in the topic whatever the template,
 /// since templates are supplied by subscribers; `matches(_:)` spells out the definition it implements.
-struct URITemplate: Sendable {
+///
+/// A class, so that a ``TopicSelector`` (kept by every stream, and by value in every array of selectors) holds one
+/// reference rather than the whole compiled template inline: an exact selector then costs no more than its string.
+final class URITemplate: Sendable {
     /// Which bytes a variable's value may contain once expanded; `%XX` is always allowed, as is any byte ≥ 0x80
     /// since topics may be IRIs.
     enum CharacterClass: UInt8, Sendable {

@@ -24,7 +24,7 @@ extension AuthTests {
 
         @Test func theTimerEndsExactlyOnceWhicheverComesFirst() {
             let loop = EmbeddedEventLoop()
-            let counter = ExpiryTimerCounter()
+            let counter = LiveResourceCount()
             func schedule(_ body: @escaping @Sendable () -> Void = {}) -> (Scheduled<Void>, NIOLockedValueBox<Bool>) {
                 let cancelled = NIOLockedValueBox(false)
                 let task = loop.scheduleTask(in: .seconds(1), body)

@@ -21,6 +21,34 @@ extension AuthTests {
             }
         }
 
+        @Test func aPublisherWaitingForContinueIsRefusedBeforeItsBody() async throws {
+            let token = try await AuthFixture.publisherToken(TestTokenClaims(publish: ["https://example.com/{x}"]))
+            try await TestGateway.run(configuration: AuthFixture.configuration()) { _, port in
+                let body = "topic=https%3A%2F%2Fexample.com%2Fa&data=x"
+                func head(_ authorization: String?) -> String {
+                    var head = "POST /.well-known/mercure HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                    head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(body.utf8.count)\r\n"
+                    if let authorization { head += "Authorization: \(authorization)\r\n" }
+                    return head + "\r\n"
+                }
+                for authorization in [nil, "Bearer x.y.z"] {
+                    let refused = try await RawClient.connect(port: port)
+                    try await refused.send(head(authorization))
+                    let response = try await refused.readResponse()
+                    #expect(response.status == 401)
+                    #expect(response.header("WWW-Authenticate")?.hasPrefix("Bearer") == true)
+                    try await refused.waitForClose()
+                    #expect(try await !refused.text.contains("100 Continue"), "the body is never asked for")
+                }
+                let admitted = try await RawClient.connect(port: port)
+                try await admitted.send(head("Bearer \(token)"))
+                try await admitted.waitFor(text: "HTTP/1.1 100 Continue\r\n\r\n")
+                try await admitted.send(body)
+                try await admitted.waitFor(text: "urn:uuid:")
+                #expect(try await admitted.text.contains("HTTP/1.1 200 OK"))
+            }
+        }
+
         @Test func theTokenMustCoverEveryTopic() async throws {
             let books = try await AuthFixture.publisherToken(
                 TestTokenClaims(publish: ["https://example.com/books/{id}"]))

@@ -1,5 +1,6 @@
 import CZlib
 import NIOCore
+import SSEGateway
 import Testing
 
 @testable import Compression
@@ -62,7 +63,7 @@ struct CompressionFilterTests {
 
     private func makeFilter(
         _ coding: ContentCoding,
-        counter: LiveStreamCounter,
+        counter: LiveResourceCount,
         configuration: CompressionMiddleware.Configuration = .init()
     ) throws -> CompressionFilter {
         let deflater = try #require(Deflater(coding: coding, settings: configuration, counter: counter))
@@ -71,7 +72,7 @@ struct CompressionFilterTests {
 
     @Test(arguments: [ContentCoding.gzip, .deflate])
     func eachMessageDecodesOnItsOwnAndTheTrailerEndsTheStream(coding: ContentCoding) throws {
-        let counter = LiveStreamCounter()
+        let counter = LiveResourceCount()
         let filter = try self.makeFilter(coding, counter: counter)
         #expect(filter.transformsBytes)
         #expect(counter.value == 1)
@@ -95,7 +96,7 @@ struct CompressionFilterTests {
     }
 
     @Test func largeIncompressibleMessageRoundTrips() throws {
-        let counter = LiveStreamCounter()
+        let counter = LiveResourceCount()
         let filter = try self.makeFilter(.gzip, counter: counter)
         var generator = SystemRandomNumberGenerator()
         let message = (0..<300_000).map { _ in UInt8.random(in: 0...255, using: &generator) }
@@ -110,7 +111,7 @@ struct CompressionFilterTests {
     }
 
     @Test func afterFinishOrReleaseNothingGoesOutAndReleaseHappensOnce() throws {
-        let counter = LiveStreamCounter()
+        let counter = LiveResourceCount()
         let filter = try self.makeFilter(.gzip, counter: counter)
         #expect(filter.transform(ByteBuffer(), allocator: self.allocator).readableBytes == 0)
         #expect(filter.finish(allocator: self.allocator) != nil)
@@ -131,7 +132,7 @@ struct CompressionFilterTests {
     }
 
     @Test func everyLevelAndWindowRoundTrips() throws {
-        let counter = LiveStreamCounter()
+        let counter = LiveResourceCount()
         for (level, windowBits, memLevel) in [(0, 9, 1), (1, 10, 2), (9, 15, 9), (6, 12, 3)] {
             var configuration = CompressionMiddleware.Configuration()
             configuration.level = level

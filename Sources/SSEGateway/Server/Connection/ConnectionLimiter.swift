@@ -34,9 +34,14 @@ final class ConnectionLimiter: Sendable {
                 return counts[address]!
             }
         }
-        channel.closeFuture.whenComplete { _ in
-            self.open.wrappingSubtract(1, ordering: .relaxed)
-            if let address { self.release(address) }
+        // Two closures rather than one with an optional: this one lives as long as the connection, stream or not.
+        if let address {
+            channel.closeFuture.whenComplete { _ in
+                self.open.wrappingSubtract(1, ordering: .relaxed)
+                self.release(address)
+            }
+        } else {
+            channel.closeFuture.whenComplete { _ in self.open.wrappingSubtract(1, ordering: .relaxed) }
         }
         if total > self.maxConnections { return .overServerLimit }
         if address != nil, fromAddress > self.maxPerAddress { return .overAddressLimit }

@@ -113,21 +113,25 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// Arms the timer for the machine's deadline and resumes withheld reads the machine now wants.
+    ///
+    /// A deadline that moves later keeps the armed timer, which fires early, finds the deadline ahead and is armed
+    /// again: a kept-alive publisher moves its deadline three times per request, and each cancellation costs a search
+    /// of the loop's timer heap, which holds every stream's heartbeat.
     private func sync(context: ChannelHandlerContext) {
         guard !self.machine.isStreaming else { return }
         let deadline = self.machine.deadline
-        if self.timer?.deadline != deadline {
-            self.timer?.task.cancel()
+        if let armed = self.timer, deadline == nil || deadline! < armed.deadline {
+            armed.task.cancel()
             self.timer = nil
-            if let deadline {
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                let task = context.eventLoop.scheduleTask(deadline: deadline) {
-                    let (handler, context) = bound.value
-                    handler.timer = nil
-                    handler.drive(handler.machine.timerFired(now: .now()), context: context)
-                }
-                self.timer = (deadline, task)
+        }
+        if self.timer == nil, let deadline {
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let task = context.eventLoop.scheduleTask(deadline: deadline) {
+                let (handler, context) = bound.value
+                handler.timer = nil
+                handler.drive(handler.machine.timerFired(now: .now()), context: context)
             }
+            self.timer = (deadline, task)
         }
         if self.readPending, self.machine.wantsRead {
             self.readPending = false
