@@ -151,7 +151,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .runAdmissionPhase(let head):
             self.runAdmissionPhase(head, context: context)
         case .runPublishPhase(let head, let body):
-            self.runPublishPhase(head, body: body, context: context)
+            return self.runPublishPhase(head, body: body, context: context)
         case .runConnectPhase(let head):
             self.runConnectPhase(head, context: context)
         case .serveOperational(_, let route, let keepAlive):
@@ -209,22 +209,34 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
-    private func runPublishPhase(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        guard let mount = self.request?.route.mount else { return }
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        PublishEndpoint(server: self.server).decide(
+    /// Starts the publish phase; returns the machine's follow-up when the decision is made at once.
+    private func runPublishPhase(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) -> Action? {
+        guard let mount = self.request?.route.mount else { return nil }
+        let pending = PublishEndpoint(server: self.server).decide(
             body: body,
             request: RequestFacts(head: head, remoteAddress: context.channel.remoteAddress),
             mount: self.server.mounts.mounts[mount],
             responseHeaders: self.responseHeaders,
             mayPublishAnonymously: self.mayPublishAnonymously(context: context),
             eventLoop: context.eventLoop
-        ).whenSuccess { decision in
-            let (handler, context) = bound.value
-            handler.update = decision.update
-            handler.responseHeaders = decision.responseHeaders
-            handler.drive(handler.machine.phaseFinished(decision.outcome, now: .now()), context: context)
+        )
+        switch pending {
+        case .decided(let decision):
+            return self.publishDecided(decision)
+        case .deciding(let future):
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            future.whenSuccess { decision in
+                let (handler, context) = bound.value
+                handler.drive(handler.publishDecided(decision), context: context)
+            }
+            return nil
         }
+    }
+
+    private func publishDecided(_ decision: PublishEndpoint.Decision) -> Action {
+        self.update = decision.update
+        self.responseHeaders = decision.responseHeaders
+        return self.machine.phaseFinished(decision.outcome, now: .now())
     }
 
     private func runConnectPhase(_ head: HTTPRequestHead, context: ChannelHandlerContext) {

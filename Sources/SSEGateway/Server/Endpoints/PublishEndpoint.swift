@@ -46,35 +46,44 @@ struct PublishEndpoint {
         }
     }
 
-    /// Validates `body` and runs `mount`'s publish phase; the future completes on `eventLoop` and never fails.
+    /// A decision made at once (no middleware, or a body that does not validate), or one the chain is making.
+    enum Pending {
+        case decided(Decision)
+        /// Completes on the connection's event loop and never fails.
+        case deciding(EventLoopFuture<Decision>)
+    }
+
+    /// Validates `body` and runs `mount`'s publish phase. Without middleware the decision is made at once, so the
+    /// common case costs neither a future nor a task.
     ///
-    /// - Parameter mayPublishAnonymously: whether the peer's address is in `hub.publishAllowedFrom`, which admits a
-    ///   publish that no middleware authorised.
+    /// - Parameters:
+    ///   - facts: the request's facts, built only when a middleware needs them.
+    ///   - mayPublishAnonymously: whether the peer's address is in `hub.publishAllowedFrom`, which admits a publish
+    ///     that no middleware authorised.
     func decide(
         body: ByteBuffer,
-        request facts: RequestFacts,
+        request facts: @autoclosure () -> RequestFacts,
         mount: HubMount,
         responseHeaders: HTTPHeaders,
         mayPublishAnonymously: Bool,
         eventLoop: any EventLoop
-    ) -> EventLoopFuture<Decision> {
+    ) -> Pending {
         let update: PublishRequest
         do {
             update = try PublishRequest(form: FormURLEncoded.parse(body.readableBytesView))
         } catch let error as PublishError {
             let refusal = HTTPResponse.text(HTTPResponseStatus(statusCode: error.status), error.reason)
-            return eventLoop.makeSucceededFuture(.refuse(refusal, responseHeaders))
+            return .decided(.refuse(refusal, responseHeaders))
         } catch {
-            return eventLoop.makeSucceededFuture(
-                .refuse(.text(.badRequest, "malformed form body: \(error)"), responseHeaders))
+            return .decided(.refuse(.text(.badRequest, "malformed form body: \(error)"), responseHeaders))
         }
         if mount.middleware.isEmpty {
-            return eventLoop.makeSucceededFuture(.accept(update, responseHeaders))
+            return .decided(.accept(update, responseHeaders))
         }
-        let publish = PublishContext(request: facts, update: update, responseHeaders: responseHeaders)
+        let publish = PublishContext(request: facts(), update: update, responseHeaders: responseHeaders)
         let middleware = mount.middleware
         let logger = self.server.logger
-        return eventLoop.makeFutureWithTask {
+        let decision = eventLoop.makeFutureWithTask {
             for step in middleware {
                 try await step.publish(publish)
             }
@@ -88,6 +97,7 @@ struct PublishEndpoint {
             let rejection = HTTPRejection.from(error, phase: "publish phase", logger: logger)
             return .refuse(rejection.response, publish.responseHeaders)
         }
+        return .deciding(decision)
     }
 
     /// Puts a decided update into the hub; the answer is its id, as Mercure publishers expect.
