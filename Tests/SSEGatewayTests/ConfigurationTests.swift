@@ -304,7 +304,8 @@ struct GatewayConfigurationTests {
         #expect(config.hub.history.size == 1000)
         #expect(config.hub.history.replayUnknownID == true)
         #expect(config.hub.history.maxBytes == 64 * 1_048_576)
-        #expect(config.hub.subscribe.maxSelectors == 32)
+        #expect(config.hub.subscribe.maxSelectors == 100)
+        #expect(config.hub.subscribe.maxTemplateSelectors == 32)
         #expect(config.hub.subscribe.maxSelectorBytes == 2048)
         #expect(config.hub.subscribe.maxTemplateExpressions == 4)
         #expect(config.streams.maxBufferedBytes == 1_048_576)
@@ -327,7 +328,10 @@ struct GatewayConfigurationTests {
                     "maxBodyBytes": "64KiB",
                     "publishAllowedFrom": ["10.0.0.0/8", "::1"],
                     "history": {"size": 0, "replayUnknownID": false, "maxBytes": "2MiB"},
-                    "subscribe": {"maxSelectors": 1000, "maxSelectorBytes": "4KiB", "maxTemplateExpressions": 0}
+                    "subscribe": {
+                      "maxSelectors": 1000, "maxTemplateSelectors": 10, "maxSelectorBytes": "4KiB",
+                      "maxTemplateExpressions": 0
+                    }
                   },
                   "streams": {"maxBufferedBytes": 4096, "closeListenerTimeout": "250ms"},
                   "logging": {"level": "debug"}
@@ -354,6 +358,7 @@ struct GatewayConfigurationTests {
         #expect(config.hub.history.replayUnknownID == false)
         #expect(config.hub.history.maxBytes == 2 * 1_048_576)
         #expect(config.hub.subscribe.maxSelectors == 1000)
+        #expect(config.hub.subscribe.maxTemplateSelectors == 10)
         #expect(config.hub.subscribe.maxSelectorBytes == 4096)
         #expect(config.hub.subscribe.maxTemplateExpressions == 0)
         #expect(config.streams.maxBufferedBytes == 4096)
@@ -400,7 +405,7 @@ struct GatewayConfigurationTests {
         #expect(
             configError(#"{"hub": {"subscribe": {"maxTopics": 5}}}"#)
                 == "hub.subscribe.maxTopics: unknown key; known keys: maxSelectorBytes, maxSelectors, "
-                + "maxTemplateExpressions"
+                + "maxTemplateExpressions, maxTemplateSelectors"
         )
         #expect(
             configError(#"{"streams": {"z": 1, "b": 2}}"#)

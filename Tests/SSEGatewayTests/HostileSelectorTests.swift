@@ -68,7 +68,7 @@ struct HostileSelectorTests {
 
     @Test func aHostileSubscriberDoesNotStallAnExactOneOnTheSameLoop() async throws {
         let limits = GatewayConfiguration.Hub.Subscribe()
-        let selectors = (0..<limits.maxSelectors).map { Self.hostileTemplate(limits, index: $0) }
+        let selectors = (0..<limits.maxTemplateSelectors).map { Self.hostileTemplate(limits, index: $0) }
         let query = SpellingPair.query(selectors)
         // The worst case the limits allow does not fit the default 8 KiB request line: raise it so the limits, not
         // the request line, are what bounds the hostile subscriber.

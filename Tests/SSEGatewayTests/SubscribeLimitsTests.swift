@@ -58,11 +58,24 @@ struct SubscribeLimitsTests {
     @Test func theConfigurationSectionSetsTheLimits() {
         var configuration = GatewayConfiguration.Hub.Subscribe()
         configuration.maxSelectors = 7
+        configuration.maxTemplateSelectors = 6
         configuration.maxSelectorBytes = 8
         configuration.maxTemplateExpressions = 9
         #expect(
             SubscribeLimits(configuration)
-                == SubscribeLimits(maxSelectors: 7, maxSelectorBytes: 8, maxTemplateExpressions: 9))
+                == SubscribeLimits(
+                    maxSelectors: 7, maxTemplateSelectors: 6, maxSelectorBytes: 8, maxTemplateExpressions: 9))
+    }
+
+    @Test func exactTopicsMayOutnumberTemplates() {
+        let limits = SubscribeLimits(
+            maxSelectors: 10, maxTemplateSelectors: 2, maxSelectorBytes: 100, maxTemplateExpressions: 2)
+        let exact = (0..<8).map { "https://example.com/\($0)" }
+        #expect(limits.check(exact + ["https://example.com/{a}", "*"]).isAccepted)
+        #expect(
+            limits.check(exact.prefix(5) + ["/{a}", "/{b}", "*"])
+                == .rejected(
+                    "Too many template or \"*\" selectors (max 2); exact topics may number up to 10"))
     }
 }
 

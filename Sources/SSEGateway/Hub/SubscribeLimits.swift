@@ -11,11 +11,13 @@ struct SubscribeLimits: Sendable, Equatable {
     }
 
     var maxSelectors: Int
+    var maxTemplateSelectors: Int
     var maxSelectorBytes: Int
     var maxTemplateExpressions: Int
 
-    init(maxSelectors: Int, maxSelectorBytes: Int, maxTemplateExpressions: Int) {
+    init(maxSelectors: Int, maxTemplateSelectors: Int? = nil, maxSelectorBytes: Int, maxTemplateExpressions: Int) {
         self.maxSelectors = maxSelectors
+        self.maxTemplateSelectors = maxTemplateSelectors ?? maxSelectors
         self.maxSelectorBytes = maxSelectorBytes
         self.maxTemplateExpressions = maxTemplateExpressions
     }
@@ -23,6 +25,7 @@ struct SubscribeLimits: Sendable, Equatable {
     init(_ configuration: GatewayConfiguration.Hub.Subscribe) {
         self.init(
             maxSelectors: configuration.maxSelectors,
+            maxTemplateSelectors: configuration.maxTemplateSelectors,
             maxSelectorBytes: configuration.maxSelectorBytes,
             maxTemplateExpressions: configuration.maxTemplateExpressions
         )
@@ -36,6 +39,7 @@ struct SubscribeLimits: Sendable, Equatable {
         }
         var parsed: [TopicSelector] = []
         parsed.reserveCapacity(selectors.count)
+        var templates = 0
         for (index, raw) in selectors.enumerated() {
             let bytes = raw.utf8.count
             guard bytes <= self.maxSelectorBytes else {
@@ -47,6 +51,14 @@ struct SubscribeLimits: Sendable, Equatable {
                 return .rejected(
                     "topic selector \(index + 1) has \(expressions) expressions, counting each variable "
                         + "(max \(self.maxTemplateExpressions))")
+            }
+            if !selector.isExact {
+                templates += 1
+                guard templates <= self.maxTemplateSelectors else {
+                    return .rejected(
+                        "Too many template or \"*\" selectors (max \(self.maxTemplateSelectors)); exact topics may "
+                            + "number up to \(self.maxSelectors)")
+                }
             }
             parsed.append(selector)
         }
