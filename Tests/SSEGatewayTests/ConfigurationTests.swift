@@ -304,6 +304,7 @@ struct GatewayConfigurationTests {
         #expect(config.hub.history.size == 1000)
         #expect(config.hub.history.replayUnknownID == true)
         #expect(config.hub.history.maxBytes == 64 * 1_048_576)
+        #expect(config.hub.store == .memory)
         #expect(config.hub.subscribe.maxSelectors == 100)
         #expect(config.hub.subscribe.maxTemplateSelectors == 32)
         #expect(config.hub.subscribe.maxSelectorBytes == 2048)
@@ -328,6 +329,7 @@ struct GatewayConfigurationTests {
                     "maxBodyBytes": "64KiB",
                     "publishAllowedFrom": ["10.0.0.0/8", "::1"],
                     "history": {"size": 0, "replayUnknownID": false, "maxBytes": "2MiB"},
+                    "store": {"type": "memory"},
                     "subscribe": {
                       "maxSelectors": 1000, "maxTemplateSelectors": 10, "maxSelectorBytes": "4KiB",
                       "maxTemplateExpressions": 0
@@ -444,6 +446,18 @@ struct GatewayConfigurationTests {
             "hub.history.size: must be between 0 and 10000000, got 10000001"
         ),
         (#"{"streams": {"maxBufferedBytes": 100}}"#, "streams.maxBufferedBytes: must be at least 1024, got 100"),
+        (
+            #"{"hub": {"store": {"type": "bolt"}}}"#,
+            #"hub.store.type: expected one of memory, got "bolt""#
+        ),
+        (
+            #"{"hub": {"store": {}}}"#,
+            "hub.store.type: required key is missing"
+        ),
+        (
+            #"{"hub": {"store": {"type": "memory", "path": "x"}}}"#,
+            "hub.store.path: unknown key; known keys: type"
+        ),
         (
             #"{"hub": {"subscribe": {"maxSelectors": 0}}}"#,
             "hub.subscribe.maxSelectors: must be between 1 and 1000, got 0"

@@ -208,7 +208,7 @@ struct WriteFailureTests {
         let failing = FailingWriteHandler()
         let stream = try await EmbeddedStream.make(outer: [failing])
         failing.armed.withLockedValue { $0 = true }
-        stream.hub.publish(PublishRequest(topics: ["a"], data: "x"))
+        stream.hub.publishCommitted(PublishRequest(topics: ["a"], data: "x"))
         stream.loop.run()
         #expect(stream.session.closeReason == .writeFailed)
         #expect(!stream.channel.isActive)

@@ -79,6 +79,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var history = History()
         /// What one subscribe request may ask the hub to match.
         public var subscribe = Subscribe()
+        /// Where events are committed and replayed from. Default ``Store/memory``.
+        public var store = Store.memory
 
         public init() {}
 
@@ -105,6 +107,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// joined by two-byte literals that recur all along a 2 KiB topic, to about 1.5 ms of its loop per update
         /// (12 to 20 ms in a debug build); 100 templates of 4 expressions cost about 4.5 ms, and 100 of 32 about
         /// 32 ms.
+        /// The kind of ``EventStore`` a gateway builds from its configuration (an embedder may pass any store).
+        public enum Store: String, Sendable, Equatable, CaseIterable {
+            /// The newest `hub.history` events in the process's memory, gone with it.
+            case memory
+        }
+
         public struct Subscribe: Sendable, Equatable {
             /// `topic` parameters in one subscribe request (Mercure allows 1000). Exact topics are found through an
             /// index, so they cost no matching; what each stream holds grows with them. Default 100.
@@ -305,7 +313,19 @@ extension GatewayConfiguration.Hub {
             subscribe = try object.decode("subscribe", default: defaults.subscribe) { node throws(ConfigError) in
                 try Subscribe(from: node)
             }
+            store = try object.decode("store", default: defaults.store) { node throws(ConfigError) in
+                try Store(from: node)
+            }
         }
+    }
+}
+
+extension GatewayConfiguration.Hub.Store {
+    init(from node: ConfigNode) throws(ConfigError) {
+        let kind = try node.object { (object) throws(ConfigError) -> Self in
+            try object.require("type") { node throws(ConfigError) in try node.oneOf(Self.self) }
+        }
+        self = kind
     }
 }
 

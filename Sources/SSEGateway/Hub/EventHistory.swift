@@ -40,11 +40,19 @@ struct EventHistory {
 
     /// Events after the one with `id`, or `nil` when `id` is not retained.
     func events(after id: String) -> [HubEvent]? {
-        guard let sequence = self.sequenceByID[UTF8Key(id)], let first = self.entries.first else { return nil }
-        let offset = Int(sequence - first.sequence) + 1
-        guard offset <= self.entries.count else { return [] }
-        let start = self.entries.index(self.entries.startIndex, offsetBy: offset)
-        return Array(self.entries[start...])
+        guard let sequence = self.sequenceByID[UTF8Key(id)] else { return nil }
+        // Sequences increase but may skip numbers (a shared store's do): search rather than count.
+        var low = self.entries.startIndex
+        var high = self.entries.endIndex
+        while low < high {
+            let middle = self.entries.index(low, offsetBy: self.entries.distance(from: low, to: high) / 2)
+            if self.entries[middle].sequence <= sequence {
+                low = self.entries.index(after: middle)
+            } else {
+                high = middle
+            }
+        }
+        return Array(self.entries[low...])
     }
 
     /// Every retained event, oldest first.

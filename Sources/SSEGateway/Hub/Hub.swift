@@ -4,7 +4,8 @@ import NIOCore
 /// The Mercure hub: orders published updates, keeps the replay history, and fans each update out to the
 /// subscribers of every event loop.
 ///
-/// An update is encoded once; each event loop receives it with one `execute` and writes the same bytes to all its
+/// An update is committed to the ``EventStore`` before it is answered or delivered, in batches (see
+/// ``EventCommitter``), and delivered in the store's order. It is encoded once; each event loop receives it with one `execute` and writes the same bytes to all its
 /// matching streams. One short lock orders publishes, history and subscriptions, so replay and live delivery meet
 /// without a gap or a duplicate even while publishes race a subscribe.
 public final class Hub: Sendable {
@@ -26,8 +27,16 @@ public final class Hub: Sendable {
     private let replayUnknownID: Bool
     private let metrics: GatewayMetrics
     private let allocator = ByteBufferAllocator()
+    /// Orders publishes into the store and hands each committed batch to ``deliver(_:)``.
+    let committer: EventCommitter
 
-    init(eventLoops: [any EventLoop], configuration: GatewayConfiguration.Hub, metrics: GatewayMetrics) {
+    /// - Parameter committer: commits events to the store before they are answered and fanned out.
+    init(
+        eventLoops: [any EventLoop],
+        configuration: GatewayConfiguration.Hub,
+        metrics: GatewayMetrics,
+        committer: EventCommitter
+    ) {
         let shards = eventLoops.enumerated().map { HubShard(eventLoop: $0.element, index: $0.offset, metrics: metrics) }
         self.shards = shards
         var byLoop: [ObjectIdentifier: HubShard] = [:]
@@ -40,6 +49,8 @@ public final class Hub: Sendable {
                 history: EventHistory(capacity: configuration.history.size, maxBytes: configuration.history.maxBytes),
                 inboxes: Array(repeating: [], count: shards.count))
         )
+        self.committer = committer
+        committer.deliverCommits { [weak self] events in self?.deliver(events) }
     }
 
     func shard(for eventLoop: any EventLoop) -> HubShard {
@@ -49,36 +60,69 @@ public final class Hub: Sendable {
         return shard
     }
 
-    /// Publishes an update and returns its id (the given one, or a generated `urn:uuid:` UUIDv7).
+    /// Publishes an update once the store has committed it, and returns its id (the given one, or a generated
+    /// `urn:uuid:` UUIDv7).
+    ///
+    /// - Throws: ``PublishError`` (409) when the id is retained with other content; ``EventStoreError`` or the
+    ///   store's own error when it could not commit.
     @discardableResult
-    public func publish(_ request: PublishRequest) -> String {
-        let id = request.id ?? EventID.generate()
-        let event = ServerSentEvent(id: id, type: request.type, retry: request.retry, data: request.data)
-        let chunk = ChunkedFrame.frameEvent(event, allocator: self.allocator)
-        let payload = ChunkedFrame.payload(of: chunk)
-        let wake: [HubShard] = self.state.withLockedValue { state in
-            state.sequence += 1
-            let hubEvent = HubEvent(
-                sequence: state.sequence,
-                id: id,
-                topics: request.topics,
-                isPrivate: request.isPrivate,
+    public func publish(_ request: PublishRequest) async throws -> String {
+        let outcome = try await self.commit(request, on: self.shards[0].eventLoop).get()
+        switch outcome {
+        case .published(let id), .repeated(let id):
+            return id
+        case .conflict(let id):
+            throw PublishError(status: 409, reason: PublishOutcome.conflictReason(id))
+        }
+    }
+
+    /// Commits an update to the store; once it is committed it is fanned out, and then the future completes on
+    /// `eventLoop`. A publish that repeats a retained event (same id and content) is answered without a second copy.
+    func commit(_ request: PublishRequest, on eventLoop: any EventLoop) -> EventLoopFuture<PublishOutcome> {
+        let record = EventRecord(request, id: request.id ?? EventID.generate())
+        return self.committer.submit(record, on: eventLoop).map { outcome in
+            switch outcome {
+            case .appended:
+                return .published(record.id)
+            case .exists(let stored) where stored.record.hasSameContent(as: record):
+                return .repeated(record.id)
+            case .exists:
+                return .conflict(record.id)
+            }
+        }
+    }
+
+    /// Takes a committed batch into the replay history and every loop's inbox, in position order.
+    func deliver(_ committed: [StoredEvent]) {
+        let events = committed.map { stored -> HubEvent in
+            let record = stored.record
+            let event = ServerSentEvent(id: record.id, type: record.type, retry: record.retry, data: record.data)
+            let chunk = ChunkedFrame.frameEvent(event, allocator: self.allocator)
+            return HubEvent(
+                sequence: stored.position,
+                id: record.id,
+                topics: record.topics,
+                isPrivate: record.isPrivate,
                 chunk: chunk,
-                payload: payload
+                payload: ChunkedFrame.payload(of: chunk)
             )
-            state.history.append(hubEvent)
+        }
+        let wake: [HubShard] = self.state.withLockedValue { state in
+            for event in events {
+                state.sequence = event.sequence
+                state.history.append(event)
+            }
             var wake: [HubShard] = []
             for shard in self.shards {
                 if state.inboxes[shard.index].isEmpty { wake.append(shard) }
-                state.inboxes[shard.index].append(hubEvent)
+                state.inboxes[shard.index].append(contentsOf: events)
             }
             return wake
         }
-        self.metrics.eventsPublished.increment()
+        self.metrics.eventsPublished.increment(by: Int64(events.count))
         for shard in wake {
             shard.eventLoop.execute { self.drain(shard) }
         }
-        return id
     }
 
     private func drain(_ shard: HubShard) {
@@ -116,6 +160,11 @@ public final class Hub: Sendable {
 
     func detach(_ stream: SSEStreamHandler) {
         self.shard(for: stream.eventLoop).unregister(stream)
+    }
+
+    /// The position of the last event delivered.
+    var lastSequence: UInt64 {
+        self.state.withLockedValue { $0.sequence }
     }
 
     /// Number of events currently retained for replay.

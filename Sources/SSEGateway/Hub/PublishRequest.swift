@@ -5,7 +5,7 @@ public struct PublishError: Error, Sendable, Equatable {
     /// A one-line explanation for the response body.
     public var reason: String
 
-    /// Creates an error; the hub's own checks only produce 400 and 403.
+    /// Creates an error; the hub's own checks produce 400, 403 and 409 (an id retained with other content).
     public init(status: Int, reason: String) {
         self.status = status
         self.reason = reason

@@ -35,19 +35,26 @@ public final class GatewayServer: Sendable {
     ///   - registry: the middleware that the configuration's `middleware` lists may name.
     ///   - middleware: middleware given in code, appended (innermost) to every route's chain.
     ///   - eventLoopGroup: loops to serve on; by default the server makes `server.threads` of its own.
+    ///   - eventStore: where events are committed and replayed from; by default the kind `hub.store` names.
     /// - Throws: ``ConfigError`` naming the JSON path of a middleware entry that cannot be built.
     public init(
         configuration: GatewayConfiguration,
         registry: MiddlewareRegistry = MiddlewareRegistry(),
         middleware: [any Middleware] = [],
         eventLoopGroup: (any EventLoopGroup)? = nil,
+        eventStore: (any EventStore)? = nil,
         logger: Logger = Logger(label: "sse-gateway")
     ) throws(ConfigError) {
         self.configuration = configuration
         self.logger = logger
         let metrics = GatewayMetrics()
+        let store =
+            eventStore
+            ?? MemoryEventStore(
+                capacity: configuration.hub.history.size, maxBytes: configuration.hub.history.maxBytes)
+        let committer = EventCommitter(store: store)
         let shutdownHandlers = ShutdownHandlerRegistry(
-            core: Self.coreShutdownHandlers(metrics: metrics, logger: logger))
+            core: Self.coreShutdownHandlers(metrics: metrics, committer: committer, logger: logger))
         let mounts = try HubMounts.build(
             configuration: configuration,
             registry: registry,
@@ -66,7 +73,7 @@ public final class GatewayServer: Sendable {
             self.ownsGroup = true
         }
         let loops = Array(self.group.makeIterator())
-        self.hub = Hub(eventLoops: loops, configuration: configuration.hub, metrics: metrics)
+        self.hub = Hub(eventLoops: loops, configuration: configuration.hub, metrics: metrics, committer: committer)
         self.context = ServerContext(
             configuration: configuration,
             hub: self.hub,
@@ -84,7 +91,8 @@ public final class GatewayServer: Sendable {
         registry: MiddlewareRegistry
     ) throws(ConfigError) -> [String] {
         let shutdownHandlers = ShutdownHandlerRegistry(
-            core: Self.coreShutdownHandlers(metrics: GatewayMetrics(), logger: Logger(label: "sse-gateway")))
+            core: Self.coreShutdownHandlers(
+                metrics: GatewayMetrics(), committer: nil, logger: Logger(label: "sse-gateway")))
         let warnings = try HubMounts.build(
             configuration: configuration,
             registry: registry,
@@ -99,9 +107,10 @@ public final class GatewayServer: Sendable {
     /// The core's own shutdown handlers, registered before any middleware's so that they run last.
     ///
     /// `metrics` writes the final value of every metric to the log: the listener that served `/metrics` closed at
-    /// the start of the sequence, so no scrape sees the figures of the shutdown itself.
+    /// the start of the sequence, so no scrape sees the figures of the shutdown itself. `event-store` commits every
+    /// publish accepted so far, then closes the store; it runs after the middleware's handlers, before `metrics`.
     static func coreShutdownHandlers(
-        metrics: GatewayMetrics, logger: Logger
+        metrics: GatewayMetrics, committer: EventCommitter?, logger: Logger
     ) -> [(name: String, handler: ShutdownHandlerRegistry.Handler)] {
         [
             (
@@ -109,7 +118,8 @@ public final class GatewayServer: Sendable {
                 {
                     logger.info("final metrics", metadata: metrics.samples().mapValues { .string($0) })
                 }
-            )
+            ),
+            ("event-store", { try await committer?.close() }),
         ]
     }
 

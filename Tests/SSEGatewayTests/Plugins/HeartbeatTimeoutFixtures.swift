@@ -19,7 +19,7 @@ struct TimerStream {
     static func open(middleware: [any Middleware], topic: String = "a") async throws -> TimerStream {
         let loop = NIOAsyncTestingEventLoop()
         let metrics = GatewayMetrics()
-        let hub = Hub(eventLoops: [loop], configuration: .init(), metrics: metrics)
+        let hub = Hub.testing(eventLoops: [loop], metrics: metrics)
         let session = Session.testing(topic: topic, eventLoop: loop, metrics: metrics)
         let channel = NIOAsyncTestingChannel(loop: loop)
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
@@ -50,7 +50,7 @@ struct TimerStream {
 
     /// Publishes an event to the stream's topic through the hub and lets the loop deliver it.
     func publish(id: String, data: String = "x", topic: String = "a") async {
-        self.hub.publish(PublishRequest(topics: [topic], data: data, id: id))
+        self.hub.publishCommitted(PublishRequest(topics: [topic], data: data, id: id))
         await self.loop.run()
     }
 

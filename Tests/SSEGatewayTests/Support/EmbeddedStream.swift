@@ -15,7 +15,7 @@ struct EmbeddedStream {
     static func make(topic: String = "a", outer: [any ChannelHandler & Sendable] = []) async throws -> EmbeddedStream {
         let loop = EmbeddedEventLoop()
         let metrics = GatewayMetrics()
-        let hub = Hub(eventLoops: [loop], configuration: .init(), metrics: metrics)
+        let hub = Hub.testing(eventLoops: [loop], metrics: metrics)
         let session = Session.testing(topic: topic, eventLoop: loop, metrics: metrics)
         let channel = EmbeddedChannel(loop: loop)
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()

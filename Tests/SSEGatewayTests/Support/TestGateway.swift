@@ -15,6 +15,7 @@ enum TestGateway {
         middleware: [any Middleware] = [],
         registry: MiddlewareRegistry = .plugins,
         configuration: GatewayConfiguration = .testing(),
+        eventStore: (any EventStore)? = nil,
         _ body: (GatewayServer, Int) async throws -> T
     ) async throws -> T {
         var configuration = configuration
@@ -25,7 +26,8 @@ enum TestGateway {
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .critical
         let server = try GatewayServer(
-            configuration: configuration, registry: registry, middleware: middleware, logger: logger)
+            configuration: configuration, registry: registry, middleware: middleware, eventStore: eventStore,
+            logger: logger)
         try await server.start()
         let port = server.localAddress!.port!
         do {

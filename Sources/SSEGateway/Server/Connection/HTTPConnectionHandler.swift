@@ -159,7 +159,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .commitPublish:
             guard let update = self.update else { return nil }
             self.update = nil
-            return self.machine.committed(PublishEndpoint(server: self.server).commit(update), now: .now())
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            PublishEndpoint(server: self.server).commit(update, on: context.eventLoop).whenSuccess { response in
+                let (handler, context) = bound.value
+                handler.drive(handler.machine.committed(response, now: .now()), context: context)
+            }
         case .respond(let response, let keepAlive):
             self.respond(response, keepAlive, context: context)
         case .switchToStream:

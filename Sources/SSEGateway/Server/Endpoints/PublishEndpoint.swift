@@ -100,8 +100,21 @@ struct PublishEndpoint {
         return .deciding(decision)
     }
 
-    /// Puts a decided update into the hub; the answer is its id, as Mercure publishers expect.
-    func commit(_ update: PublishRequest) -> HTTPResponse {
-        HTTPResponse(status: .ok, body: self.server.hub.publish(update))
+    /// Commits a decided update to the store; the answer is its id, as Mercure publishers expect, once it is
+    /// committed. The future completes on `eventLoop` and never fails: a store that cannot commit gives `503`.
+    func commit(_ update: PublishRequest, on eventLoop: any EventLoop) -> EventLoopFuture<HTTPResponse> {
+        let retryAfter = self.server.connectionConfiguration.retryAfterSeconds
+        let logger = self.server.logger
+        return self.server.hub.commit(update, on: eventLoop).map { outcome in
+            switch outcome {
+            case .published(let id), .repeated(let id):
+                return HTTPResponse(status: .ok, body: id)
+            case .conflict(let id):
+                return .text(.conflict, PublishOutcome.conflictReason(id))
+            }
+        }.recover { error in
+            logger.error("event store: \(error)")
+            return .retryLater("the event store could not commit the update: \(error)", after: retryAfter)
+        }
     }
 }

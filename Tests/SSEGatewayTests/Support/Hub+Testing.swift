@@ -1,0 +1,22 @@
+import NIOCore
+
+@testable import SSEGateway
+
+extension Hub {
+    /// A hub on `loops` whose store is memory with the default history bounds.
+    static func testing(eventLoops loops: [any EventLoop], metrics: GatewayMetrics) -> Hub {
+        Hub(
+            eventLoops: loops,
+            configuration: .init(),
+            metrics: metrics,
+            committer: EventCommitter(store: MemoryEventStore(capacity: 1000))
+        )
+    }
+
+    /// Delivers `request` as if the store had just committed it, on the caller's thread: for embedded event loops,
+    /// which must not be touched from the committer's task.
+    func publishCommitted(_ request: PublishRequest) {
+        let record = EventRecord(request, id: request.id ?? EventID.generate())
+        self.deliver([StoredEvent(position: self.lastSequence + 1, record: record)])
+    }
+}
