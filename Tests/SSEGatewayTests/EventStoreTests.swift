@@ -9,10 +9,10 @@ import Testing
 final class InstrumentedStore: EventStore {
     private struct State {
         var batches: [[String]] = []
-        var gate: CheckedContinuation<Void, Never>?
+        var held: (records: [EventRecord], promise: EventLoopPromise<[AppendOutcome]>)?
         var holdNext = false
         var failure: EventStoreError?
-        var entered: [CheckedContinuation<Void, Never>] = []
+        var heldWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     let inner = MemoryEventStore(capacity: 100)
@@ -24,99 +24,112 @@ final class InstrumentedStore: EventStore {
     func holdNextCommit() { self.state.withLockedValue { $0.holdNext = true } }
 
     func release() {
-        let gate = self.state.withLockedValue { state in
-            defer { state.gate = nil }
-            return state.gate
+        guard
+            let held = self.state.withLockedValue({ state in
+                defer { state.held = nil }
+                return state.held
+            })
+        else {
+            return
         }
-        gate?.resume()
+        held.promise.succeed(self.inner.append(held.records))
     }
 
     /// Makes every append fail with `failure`, or succeed again with nil.
     func fail(with failure: EventStoreError?) { self.state.withLockedValue { $0.failure = failure } }
 
-    /// Returns once an append is held at the gate.
+    /// Returns once an append is held.
     func waitUntilHeld() async {
         await withCheckedContinuation { continuation in
             let held = self.state.withLockedValue { state -> Bool in
-                if state.gate != nil { return true }
-                state.entered.append(continuation)
+                if state.held != nil { return true }
+                state.heldWaiters.append(continuation)
                 return false
             }
             if held { continuation.resume() }
         }
     }
 
-    func append(_ records: [EventRecord]) async throws -> [AppendOutcome] {
-        let (hold, failure) = self.state.withLockedValue { state -> (Bool, EventStoreError?) in
+    func append(_ records: [EventRecord], on eventLoop: any EventLoop) -> EventLoopFuture<[AppendOutcome]> {
+        let promise = eventLoop.makePromise(of: [AppendOutcome].self)
+        let (hold, failure, waiters) = self.state.withLockedValue {
+            state -> (Bool, EventStoreError?, [CheckedContinuation<Void, Never>]) in
             state.batches.append(records.map(\.id))
-            defer { state.holdNext = false }
-            return (state.holdNext, state.failure)
+            guard state.holdNext else { return (false, state.failure, []) }
+            state.holdNext = false
+            state.held = (records, promise)
+            defer { state.heldWaiters = [] }
+            return (true, nil, state.heldWaiters)
         }
-        if hold {
-            await withCheckedContinuation { continuation in
-                let entered = self.state.withLockedValue { state in
-                    state.gate = continuation
-                    defer { state.entered = [] }
-                    return state.entered
-                }
-                for waiter in entered { waiter.resume() }
-            }
+        for waiter in waiters { waiter.resume() }
+        if hold { return promise.futureResult }
+        if let failure {
+            promise.fail(failure)
+        } else {
+            promise.succeed(self.inner.append(records))
         }
-        if let failure { throw failure }
-        return try await self.inner.append(records)
+        return promise.futureResult
     }
 
-    func events(after position: UInt64, limit: Int) async throws -> [StoredEvent] {
-        try await self.inner.events(after: position, limit: limit)
+    func events(after position: UInt64, limit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<[StoredEvent]> {
+        self.inner.events(after: position, limit: limit, on: eventLoop)
     }
 
-    func event(withID id: String) async throws -> StoredEvent? { try await self.inner.event(withID: id) }
+    func event(withID id: String, on eventLoop: any EventLoop) -> EventLoopFuture<StoredEvent?> {
+        self.inner.event(withID: id, on: eventLoop)
+    }
 
-    func newest(limit: Int) async throws -> [StoredEvent] { try await self.inner.newest(limit: limit) }
+    func newest(limit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<[StoredEvent]> {
+        self.inner.newest(limit: limit, on: eventLoop)
+    }
 
     func close() async throws {}
 }
 
 @Suite("Event store: the memory kind and the committer")
 struct EventStoreTests {
+    static let loop = MultiThreadedEventLoopGroup.singleton.next()
+
     static func record(_ id: String, data: String = "x", topics: [String] = ["t"]) -> EventRecord {
         EventRecord(id: id, topics: topics, data: data)
     }
 
     @Test func theMemoryStoreNumbersKeepsAndFindsEvents() async throws {
         let store = MemoryEventStore(capacity: 3)
-        let outcomes = try await store.append((1...4).map { Self.record("e\($0)") })
+        let outcomes = store.append((1...4).map { Self.record("e\($0)") })
         #expect(outcomes == (1...4).map { AppendOutcome.appended(position: UInt64($0)) })
-        #expect(try await store.newest(limit: 10).map(\.record.id) == ["e2", "e3", "e4"], "the oldest is dropped")
-        #expect(try await store.event(withID: "e1") == nil)
-        #expect(try await store.event(withID: "e3")?.position == 3)
-        #expect(try await store.events(after: 2, limit: 10).map(\.position) == [3, 4])
-        #expect(try await store.events(after: 0, limit: 1).map(\.position) == [2])
-        #expect(try await store.events(after: 4, limit: 10).isEmpty)
+        #expect(
+            try await store.newest(limit: 10, on: Self.loop).get().map(\.record.id) == ["e2", "e3", "e4"],
+            "the oldest is dropped")
+        #expect(try await store.event(withID: "e1", on: Self.loop).get() == nil)
+        #expect(try await store.event(withID: "e3", on: Self.loop).get()?.position == 3)
+        #expect(try await store.events(after: 2, limit: 10, on: Self.loop).get().map(\.position) == [3, 4])
+        #expect(try await store.events(after: 0, limit: 1, on: Self.loop).get().map(\.position) == [2])
+        #expect(try await store.events(after: 4, limit: 10, on: Self.loop).get().isEmpty)
     }
 
     @Test func aRetainedIdIsNotAppendedAgainEvenWithinABatch() async throws {
         let store = MemoryEventStore(capacity: 10)
-        _ = try await store.append([Self.record("a")])
-        let outcomes = try await store.append([Self.record("a", data: "other"), Self.record("b"), Self.record("b")])
+        _ = store.append([Self.record("a")])
+        let outcomes = store.append([Self.record("a", data: "other"), Self.record("b"), Self.record("b")])
         let stored = StoredEvent(position: 1, record: Self.record("a"))
         #expect(
             outcomes == [
                 .exists(stored), .appended(position: 2), .exists(StoredEvent(position: 2, record: Self.record("b"))),
             ])
-        #expect(try await store.newest(limit: 10).count == 2)
+        #expect(try await store.newest(limit: 10, on: Self.loop).get().count == 2)
     }
 
     @Test func idsCompareByteForByte() async throws {
         let store = MemoryEventStore(capacity: 10)
-        _ = try await store.append([Self.record("caf\u{E9}")])
-        #expect(try await store.append([Self.record("cafe\u{301}")]) == [.appended(position: 2)])
+        _ = store.append([Self.record("caf\u{E9}")])
+        #expect(store.append([Self.record("cafe\u{301}")]) == [.appended(position: 2)])
     }
 
     @Test func theByteBudgetDropsTheOldest() async throws {
         let store = MemoryEventStore(capacity: 100, maxBytes: 30)
-        _ = try await store.append((1...5).map { Self.record("e\($0)", data: "0123456789") })
-        #expect(try await store.newest(limit: 10).map(\.record.id) == ["e4", "e5"])
+        _ = store.append((1...5).map { Self.record("e\($0)", data: "0123456789") })
+        #expect(try await store.newest(limit: 10, on: Self.loop).get().map(\.record.id) == ["e4", "e5"])
     }
 
     @Test func publishesThatArriveDuringACommitAreCommittedTogetherInOrder() async throws {

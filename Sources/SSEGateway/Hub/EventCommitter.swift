@@ -40,7 +40,8 @@ final class EventCommitter: Sendable {
     }
 
     /// Queues `record` for the next commit; the future completes on `eventLoop` once it is committed (or refused,
-    /// or the store failed).
+    /// or the store failed). A commit starts on the loop of the publish that finds the committer idle, so a store
+    /// that answers at once commits, delivers and answers without leaving that loop.
     func submit(_ record: EventRecord, on eventLoop: any EventLoop) -> EventLoopFuture<AppendOutcome> {
         let promise = eventLoop.makePromise(of: AppendOutcome.self)
         let starts = self.state.withLock { state -> Bool in
@@ -50,7 +51,7 @@ final class EventCommitter: Sendable {
             return true
         }
         if starts {
-            Task { await self.commitUntilIdle() }
+            self.commitNextBatch(on: eventLoop)
         }
         return promise.futureResult
     }
@@ -68,13 +69,11 @@ final class EventCommitter: Sendable {
         }
     }
 
-    private func commitUntilIdle() async {
-        while let batch = self.nextBatch() {
-            do {
-                let outcomes = try await self.store.append(batch.map(\.record))
-                guard outcomes.count == batch.count else {
-                    throw EventStoreError("the store answered \(outcomes.count) outcomes for \(batch.count) events")
-                }
+    private func commitNextBatch(on eventLoop: any EventLoop) {
+        guard let batch = self.nextBatch() else { return }
+        self.store.append(batch.map(\.record), on: eventLoop).whenComplete { result in
+            switch result {
+            case .success(let outcomes) where outcomes.count == batch.count:
                 var appended: [StoredEvent] = []
                 for (pending, outcome) in zip(batch, outcomes) {
                     if case .appended(let position) = outcome {
@@ -83,8 +82,18 @@ final class EventCommitter: Sendable {
                 }
                 if !appended.isEmpty, let deliver = self.state.withLock({ $0.deliver }) { deliver(appended) }
                 for (pending, outcome) in zip(batch, outcomes) { pending.promise.succeed(outcome) }
-            } catch {
+            case .success(let outcomes):
+                let error = EventStoreError("the store answered \(outcomes.count) outcomes for \(batch.count) events")
                 for pending in batch { pending.promise.fail(error) }
+            case .failure(let error):
+                for pending in batch { pending.promise.fail(error) }
+            }
+            // What arrived meanwhile waits for a turn of the loop rather than a recursive call: answers complete
+            // synchronously and may submit again, deeper each time.
+            if self.state.withLock({ !$0.queue.isEmpty }) {
+                eventLoop.execute { self.commitNextBatch(on: eventLoop) }
+            } else {
+                self.commitNextBatch(on: eventLoop)
             }
         }
     }

@@ -1,4 +1,4 @@
-import NIOCore
+public import NIOCore
 import Synchronization
 
 /// A store in the process's memory: the newest events up to `hub.history.size` and `hub.history.maxBytes`, gone
@@ -23,7 +23,12 @@ public final class MemoryEventStore: EventStore {
         self.maxBytes = maxBytes
     }
 
-    public func append(_ records: [EventRecord]) async throws -> [AppendOutcome] {
+    public func append(_ records: [EventRecord], on eventLoop: any EventLoop) -> EventLoopFuture<[AppendOutcome]> {
+        eventLoop.makeSucceededFuture(self.append(records))
+    }
+
+    /// Appends at once; the store never fails.
+    func append(_ records: [EventRecord]) -> [AppendOutcome] {
         self.state.withLock { state in
             records.map { record in
                 let key = UTF8Key(record.id)
@@ -38,21 +43,27 @@ public final class MemoryEventStore: EventStore {
         }
     }
 
-    public func events(after position: UInt64, limit: Int) async throws -> [StoredEvent] {
-        self.state.withLock { state in
-            let start = Self.firstIndex(after: position, in: state.events)
-            return Array(state.events[start...].prefix(limit))
-        }
+    public func events(
+        after position: UInt64,
+        limit: Int,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<[StoredEvent]> {
+        eventLoop.makeSucceededFuture(
+            self.state.withLock { state in
+                let start = Self.firstIndex(after: position, in: state.events)
+                return Array(state.events[start...].prefix(limit))
+            })
     }
 
-    public func event(withID id: String) async throws -> StoredEvent? {
-        self.state.withLock { state in
-            state.positionByID[UTF8Key(id)].flatMap { Self.find($0, in: state.events) }
-        }
+    public func event(withID id: String, on eventLoop: any EventLoop) -> EventLoopFuture<StoredEvent?> {
+        eventLoop.makeSucceededFuture(
+            self.state.withLock { state in
+                state.positionByID[UTF8Key(id)].flatMap { Self.find($0, in: state.events) }
+            })
     }
 
-    public func newest(limit: Int) async throws -> [StoredEvent] {
-        self.state.withLock { state in Array(state.events.suffix(limit)) }
+    public func newest(limit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<[StoredEvent]> {
+        eventLoop.makeSucceededFuture(self.state.withLock { state in Array(state.events.suffix(limit)) })
     }
 
     public func close() async throws {}
