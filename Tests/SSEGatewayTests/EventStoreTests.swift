@@ -86,7 +86,7 @@ final class InstrumentedStore: EventStore {
     func close() async throws {}
 }
 
-@Suite("Event store: the memory kind and the committer")
+@Suite("Event store: the memory kind and the committer", .timeLimit(.minutes(1)))
 struct EventStoreTests {
     static let loop = MultiThreadedEventLoopGroup.singleton.next()
 

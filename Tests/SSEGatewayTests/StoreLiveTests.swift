@@ -2,7 +2,7 @@ import Testing
 
 @testable import SSEGateway
 
-@Suite("Publishing through the store, over loopback")
+@Suite("Publishing through the store, over loopback", .timeLimit(.minutes(1)))
 struct StoreLiveTests {
     @Test func aRetriedPublishIsAnsweredAgainAndDeliveredOnceAndAnotherUnderItsIdIsRefused() async throws {
         try await TestGateway.run { server, port in

@@ -14,9 +14,7 @@ final class ListenerRecorder: Middleware, Sendable {
     }
 
     private let state = NIOLockedValueBox<(records: [Record], ranAt: [String: ContinuousClock.Instant])>(([], [:]))
-    private let opened = NIOLockedValueBox<(sessions: [Session], waiters: [CheckedContinuation<Session, Never>])>(
-        ([], [])
-    )
+    private let opened = NIOLockedValueBox<(sessions: [Session], waiters: [EventLoopPromise<Session>])>(([], []))
     let slowListener: Bool
 
     init(slowListener: Bool = false) {
@@ -48,14 +46,14 @@ final class ListenerRecorder: Middleware, Sendable {
         session.addWillCloseListener { session, reason in
             self.record(session, "last", reason)
         }
-        let waiter = self.opened.withLockedValue { opened -> CheckedContinuation<Session, Never>? in
+        let waiter = self.opened.withLockedValue { opened -> EventLoopPromise<Session>? in
             if opened.waiters.isEmpty {
                 opened.sessions.append(session)
                 return nil
             }
             return opened.waiters.removeFirst()
         }
-        waiter?.resume(returning: session)
+        waiter?.succeed(session)
     }
 
     private func record(_ session: Session, _ name: String, _ reason: CloseReason) {
@@ -65,18 +63,23 @@ final class ListenerRecorder: Middleware, Sendable {
         }
     }
 
-    /// The next session that passed the connect phase.
-    func nextSession() async throws -> Session {
-        await withCheckedContinuation { continuation in
-            let session = self.opened.withLockedValue { opened -> Session? in
-                if opened.sessions.isEmpty {
-                    opened.waiters.append(continuation)
-                    return nil
-                }
-                return opened.sessions.removeFirst()
+    /// The next session that passed the connect phase; fails after `timeout` rather than hang the suite.
+    func nextSession(timeout: TimeAmount = .seconds(10)) async throws -> Session {
+        let loop = RawClient.group.next()
+        let promise = loop.makePromise(of: Session.self)
+        let session = self.opened.withLockedValue { opened -> Session? in
+            if opened.sessions.isEmpty {
+                opened.waiters.append(promise)
+                return nil
             }
-            if let session { continuation.resume(returning: session) }
+            return opened.sessions.removeFirst()
         }
+        if let session { promise.succeed(session) }
+        let timer = loop.scheduleTask(in: timeout) {
+            promise.fail(TestTimeout(what: "a session to pass the connect phase", received: ""))
+        }
+        defer { timer.cancel() }
+        return try await promise.futureResult.get()
     }
 
     func records(for session: Session) -> [String] {
