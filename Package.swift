@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "SSEGateway", targets: ["SSEGateway"]),
         .library(name: "BuiltInMiddleware", targets: ["BuiltInMiddleware"]),
+        .library(name: "SQLiteStore", targets: ["SQLiteStore"]),
         .executable(name: "sse-gateway", targets: ["sse-gateway"]),
     ],
     dependencies: [
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
     ],
     targets: [
         .target(
@@ -101,6 +103,16 @@ let package = Package(
             path: "Plugins/ShutdownProbe"
         ),
         .target(
+            name: "SQLiteStore",
+            dependencies: [
+                "SSEGateway",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "BuiltInMiddleware",
             dependencies: [
                 "SSEGateway", "Auth", "Compression", "Heartbeat", "Timeout", "CORS", "RequestLogger",
@@ -111,6 +123,7 @@ let package = Package(
             dependencies: [
                 "SSEGateway",
                 "BuiltInMiddleware",
+                "SQLiteStore",
                 // Only behind `--enable-test-plugins`, for the tests that run the binary.
                 "ShutdownProbe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -132,6 +145,7 @@ let package = Package(
                 "CORS",
                 "RequestLogger",
                 "ShutdownProbe",
+                "SQLiteStore",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

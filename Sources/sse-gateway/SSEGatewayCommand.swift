@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SQLiteStore
 import SSEGateway
 import ServiceLifecycle
 import UnixSignals
@@ -25,6 +26,13 @@ func loadConfiguration(path: String) throws -> GatewayConfiguration {
     }
 }
 
+/// The kinds of event store `hub.store` may name: `memory` and `sqlite`.
+let eventStores: EventStoreRegistry = {
+    var stores = EventStoreRegistry()
+    stores.register(SQLiteStorePlugin.self)
+    return stores
+}()
+
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
 }
@@ -38,6 +46,9 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var plugins: TestPluginOptions
 
     func run() async throws {
+        // A file-size limit (RLIMIT_FSIZE) then fails the store's write, which is answered 503 and recovered from,
+        // instead of killing the gateway.
+        signal(SIGXFSZ, SIG_IGN)
         let configuration = try loadConfiguration(path: self.config)
         let level = Logger.Level(rawValue: configuration.logging.level.rawValue) ?? .info
         LoggingSystem.bootstrap { label in
@@ -49,7 +60,7 @@ struct Serve: AsyncParsableCommand {
         let server: GatewayServer
         do {
             server = try GatewayServer(
-                configuration: configuration, registry: self.plugins.registry, logger: logger)
+                configuration: configuration, registry: self.plugins.registry, stores: eventStores, logger: logger)
         } catch {
             printError("\(self.config): \(error)")
             throw ExitCode(1)
@@ -65,6 +76,13 @@ struct Serve: AsyncParsableCommand {
                 logger: logger
             )
         )
+        do {
+            // A store that cannot be opened stops the gateway before it listens, naming the setting at fault.
+            try await server.openStore()
+        } catch {
+            printError("\(self.config): \(error)")
+            throw ExitCode(1)
+        }
         try await group.run()
         // The exit codes are documented on ShutdownExitCode: 0 clean, 3 a handler failed, 4 hard deadline, 5 fast exit.
         if let code = server.shutdownExitCode, code != .clean {
@@ -88,7 +106,8 @@ struct CheckConfig: ParsableCommand {
         let configuration = try loadConfiguration(path: self.path)
         let warnings: [String]
         do {
-            warnings = try GatewayServer.check(configuration: configuration, registry: self.plugins.registry)
+            warnings = try GatewayServer.check(
+                configuration: configuration, registry: self.plugins.registry, stores: eventStores)
         } catch {
             printError("\(self.path): \(error)")
             throw ExitCode(1)

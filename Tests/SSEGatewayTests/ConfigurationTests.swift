@@ -305,6 +305,8 @@ struct GatewayConfigurationTests {
         #expect(config.hub.history.replayUnknownID == true)
         #expect(config.hub.history.maxBytes == 64 * 1_048_576)
         #expect(config.hub.store == .memory)
+        #expect(config.hub.history.maxAge == nil)
+        #expect(config.hub.history.cacheSize == 1000)
         #expect(config.hub.subscribe.maxSelectors == 100)
         #expect(config.hub.subscribe.maxTemplateSelectors == 32)
         #expect(config.hub.subscribe.maxSelectorBytes == 2048)
@@ -402,7 +404,7 @@ struct GatewayConfigurationTests {
         )
         #expect(
             configError(#"{"hub": {"history": {"size": 1, "max": 2}}}"#)
-                == "hub.history.max: unknown key; known keys: maxBytes, replayUnknownID, size"
+                == "hub.history.max: unknown key; known keys: cacheSize, maxAge, maxBytes, replayUnknownID, size"
         )
         #expect(
             configError(#"{"hub": {"subscribe": {"maxTopics": 5}}}"#)
@@ -447,17 +449,11 @@ struct GatewayConfigurationTests {
         ),
         (#"{"streams": {"maxBufferedBytes": 100}}"#, "streams.maxBufferedBytes: must be at least 1024, got 100"),
         (
-            #"{"hub": {"store": {"type": "bolt"}}}"#,
-            #"hub.store.type: expected one of memory, got "bolt""#
-        ),
-        (
             #"{"hub": {"store": {}}}"#,
             "hub.store.type: required key is missing"
         ),
-        (
-            #"{"hub": {"store": {"type": "memory", "path": "x"}}}"#,
-            "hub.store.path: unknown key; known keys: type"
-        ),
+        (#"{"hub": {"history": {"maxAge": "10ms"}}}"#, "hub.history.maxAge: must be at least 1s"),
+        (#"{"hub": {"history": {"cacheSize": -1}}}"#, "hub.history.cacheSize: must be between 0 and 10000000, got -1"),
         (
             #"{"hub": {"subscribe": {"maxSelectors": 0}}}"#,
             "hub.subscribe.maxSelectors: must be between 1 and 1000, got 0"

@@ -15,8 +15,12 @@ final class InstrumentedStore: EventStore {
         var heldWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    let inner = MemoryEventStore(capacity: 100)
+    let inner: MemoryEventStore
     private let state = NIOLockedValueBox(State())
+
+    init(capacity: Int = 100) {
+        self.inner = MemoryEventStore(capacity: capacity)
+    }
 
     var batches: [[String]] { self.state.withLockedValue { $0.batches } }
 
@@ -81,6 +85,14 @@ final class InstrumentedStore: EventStore {
 
     func newest(limit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<[StoredEvent]> {
         self.inner.newest(limit: limit, on: eventLoop)
+    }
+
+    /// Fails like an append while ``fail(with:)`` is in force.
+    func checkWritable(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        if let failure = self.state.withLockedValue({ $0.failure }) {
+            return eventLoop.makeFailedFuture(failure)
+        }
+        return eventLoop.makeSucceededVoidFuture()
     }
 
     func close() async throws {}
@@ -149,6 +161,38 @@ struct EventStoreTests {
         }
         #expect(store.batches == [["p0"], (1...10).map { "p\($0)" }], "one transaction for what arrived meanwhile")
         #expect(delivered.withLockedValue { $0 } == Array(1...11), "delivered in position order")
+    }
+
+    @Test func aBacklogIsCommittedInBatchesOfAtMostMaxBatch() async throws {
+        let store = InstrumentedStore(capacity: 1000)
+        let committer = EventCommitter(store: store)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        store.holdNextCommit()
+        let first = committer.submit(Self.record("q0"), on: loop)
+        await store.waitUntilHeld()
+        let rest = (1...600).map { committer.submit(Self.record("q\($0)"), on: loop) }
+        store.release()
+        _ = try await first.get()
+        for future in rest { _ = try await future.get() }
+        #expect(store.batches.map(\.count) == [1, 256, 256, 88])
+        #expect(store.batches.joined().map { $0 } == (0...600).map { "q\($0)" })
+    }
+
+    @Test func aFailingStoreIsProbedUntilItCommitsAgain() async throws {
+        let store = InstrumentedStore()
+        let committer = EventCommitter(store: store, probeInterval: .milliseconds(20))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        store.fail(with: EventStoreError("disk full"))
+        await #expect(throws: EventStoreError.self) { try await committer.submit(Self.record("a"), on: loop).get() }
+        #expect(committer.failure == "disk full")
+        store.fail(with: nil)
+        // Nobody publishes: the probe alone clears the failure.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while committer.failure != nil {
+            try #require(ContinuousClock.now < deadline, "the probe never cleared the failure")
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(store.batches == [["a"]], "the probe commits no event")
     }
 
     @Test func aFailedCommitFailsItsWholeBatchAndTheNextOneStillRuns() async throws {

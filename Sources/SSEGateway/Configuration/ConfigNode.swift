@@ -157,7 +157,7 @@ public struct ConfigNode: Sendable {
     }
 
     /// The path of the member `key` of an object at `path`.
-    static func childPath(_ path: String, key: String) -> String {
+    public static func childPath(_ path: String, key: String) -> String {
         let isPlain =
             !key.isEmpty
             && key.utf8.allSatisfy { byte in

@@ -23,6 +23,9 @@ public struct GatewayConfiguration: Sendable, Equatable {
     public var routes: [HubRoute] = []
     /// Advice about risky but valid settings, for printing at startup.
     public var warnings: [String] = []
+    /// The folder relative paths in the configuration (a store's file) are resolved against: the configuration
+    /// file's folder when loaded from a file, else the working directory.
+    public var baseDirectory = FileManager.default.currentDirectoryPath
 
     /// The configuration with every setting at its default.
     public init() {}
@@ -79,7 +82,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var history = History()
         /// What one subscribe request may ask the hub to match.
         public var subscribe = Subscribe()
-        /// Where events are committed and replayed from. Default ``Store/memory``.
+        /// Where events are committed and replayed from: `{"type": …, settings}`, read by the kind of store that
+        /// `type` names. Default `{"type": "memory"}`.
         public var store = Store.memory
 
         public init() {}
@@ -93,6 +97,12 @@ public struct GatewayConfiguration: Sendable, Equatable {
             /// Bytes the retained events may take at most; the oldest are dropped first, so a run of large events
             /// cannot make history grow to `size` × `hub.maxBodyBytes`. Default 64 MiB.
             public var maxBytes = 64 * 1_048_576
+            /// How long an event is retained at most, or nil for no age limit. A store that keeps events on disk
+            /// deletes older ones in the background. Default nil.
+            public var maxAge: Duration?
+            /// The newest events the hub keeps in memory, encoded and ready to replay (at most `size`); a cursor
+            /// older than them is read from the store. Default 1000.
+            public var cacheSize = 1000
 
             public init() {}
         }
@@ -107,10 +117,24 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// joined by two-byte literals that recur all along a 2 KiB topic, to about 1.5 ms of its loop per update
         /// (12 to 20 ms in a debug build); 100 templates of 4 expressions cost about 4.5 ms, and 100 of 32 about
         /// 32 ms.
-        /// The kind of ``EventStore`` a gateway builds from its configuration (an embedder may pass any store).
-        public enum Store: String, Sendable, Equatable, CaseIterable {
+        /// `hub.store`: the kind of ``EventStore`` to open (an ``EventStorePlugin``'s `type`) and its settings,
+        /// which the kind reads and validates.
+        public struct Store: Sendable, Equatable {
+            /// The kind's registered type.
+            public var type: String
+            /// Every key of `hub.store`, for the kind to read.
+            public var settings: [String: JSONValue]
+            /// Where the entry sits in the document, for error messages.
+            public var path: String
+
+            public init(type: String, settings: [String: JSONValue] = [:], path: String = "hub.store") {
+                self.type = type
+                self.settings = settings.isEmpty ? ["type": .string(type)] : settings
+                self.path = path
+            }
+
             /// The newest `hub.history` events in the process's memory, gone with it.
-            case memory
+            public static let memory = Store(type: "memory")
         }
 
         public struct Subscribe: Sendable, Equatable {
@@ -225,7 +249,9 @@ extension GatewayConfiguration {
         } catch {
             throw failure(error.localizedDescription)
         }
-        return try GatewayConfiguration(from: ConfigNode(path: "", value: JSONValue.parse(data)))
+        var configuration = try GatewayConfiguration(from: ConfigNode(path: "", value: JSONValue.parse(data)))
+        configuration.baseDirectory = URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
+        return configuration
     }
 
     private func makeWarnings() -> [String] {
@@ -322,10 +348,13 @@ extension GatewayConfiguration.Hub {
 
 extension GatewayConfiguration.Hub.Store {
     init(from node: ConfigNode) throws(ConfigError) {
-        let kind = try node.object { (object) throws(ConfigError) -> Self in
-            try object.require("type") { node throws(ConfigError) in try node.oneOf(Self.self) }
+        let object = try node.object()
+        let type = try object.require("type") { node throws(ConfigError) in
+            let type = try node.string()
+            guard !type.isEmpty else { throw node.error("must not be empty") }
+            return type
         }
-        self = kind
+        self.init(type: type, settings: object.members, path: node.path)
     }
 }
 
@@ -363,6 +392,14 @@ extension GatewayConfiguration.Hub.History {
             }
             maxBytes = try object.decode("maxBytes", default: defaults.maxBytes) { node throws(ConfigError) in
                 try node.byteSize(in: 1024...Int.max)
+            }
+            maxAge = try object.decodeIfPresent("maxAge") { node throws(ConfigError) in
+                let age = try node.duration()
+                guard age >= .seconds(1) else { throw node.error("must be at least 1s") }
+                return age
+            }
+            cacheSize = try object.decode("cacheSize", default: defaults.cacheSize) { node throws(ConfigError) in
+                try node.int(in: 0...10_000_000)
             }
         }
     }

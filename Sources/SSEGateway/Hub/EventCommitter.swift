@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import Synchronization
 
@@ -14,17 +15,50 @@ final class EventCommitter: Sendable {
     }
 
     private struct State {
+        var store: (any EventStore)?
         var deliver: (@Sendable ([StoredEvent]) -> Void)?
         var queue: [Pending] = []
         var committing = false
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
+        /// Why the store last failed, while it has not committed since; nil when it is healthy.
+        var failure: String?
+        var probing = false
     }
 
-    let store: any EventStore
-    private let state = Mutex(State())
+    /// Events one commit takes at most: a batch stays one short statement for a database, and what arrives beyond
+    /// it waits for the next commit, which starts at once.
+    static let maxBatch = 256
 
-    init(store: any EventStore) {
-        self.store = store
+    private let state = Mutex(State())
+    private let logger: Logger
+    private let probeInterval: TimeAmount
+
+    /// - Parameters:
+    ///   - store: the store to commit to, or nil until ``open(_:)`` (a store opened when the gateway starts).
+    ///   - probeInterval: how often a failed store is checked until it can commit again.
+    init(
+        store: (any EventStore)? = nil,
+        logger: Logger = Logger(label: "sse-gateway"),
+        probeInterval: TimeAmount = .seconds(1)
+    ) {
+        self.state.withLock { $0.store = store }
+        self.logger = logger
+        self.probeInterval = probeInterval
+    }
+
+    /// The store committed to, once open.
+    var store: (any EventStore)? {
+        self.state.withLock { $0.store }
+    }
+
+    /// Commits to `store` from now on.
+    func open(_ store: any EventStore) {
+        self.state.withLock { $0.store = store }
+    }
+
+    /// Why the store cannot commit, while it cannot: `/readyz` answers 503 with it until the store recovers.
+    var failure: String? {
+        self.state.withLock { $0.failure }
     }
 
     /// Sets where each batch's newly committed events go, in position order: the hub's fan-out. Set once, before
@@ -36,7 +70,11 @@ final class EventCommitter: Sendable {
     /// Commits everything submitted, then closes the store: nothing accepted is lost when the gateway stops.
     func close() async throws {
         await self.waitUntilIdle()
-        try await self.store.close()
+        let store = self.state.withLock { state -> (any EventStore)? in
+            defer { state.store = nil }
+            return state.store
+        }
+        try await store?.close()
     }
 
     /// Queues `record` for the next commit; the future completes on `eventLoop` once it is committed (or refused,
@@ -70,8 +108,15 @@ final class EventCommitter: Sendable {
     }
 
     private func commitNextBatch(on eventLoop: any EventLoop) {
-        guard let batch = self.nextBatch() else { return }
-        self.store.append(batch.map(\.record), on: eventLoop).whenComplete { result in
+        guard let (batch, store) = self.nextBatch() else { return }
+        guard let store else {
+            let error = EventStoreError("the event store is not open")
+            for pending in batch { pending.promise.fail(error) }
+            self.commitNextBatch(on: eventLoop)
+            return
+        }
+        store.append(batch.map(\.record), on: eventLoop).whenComplete { result in
+            self.record(result.map { _ in () }, store: store, on: eventLoop)
             switch result {
             case .success(let outcomes) where outcomes.count == batch.count:
                 var appended: [StoredEvent] = []
@@ -99,17 +144,65 @@ final class EventCommitter: Sendable {
     }
 
     /// Takes everything queued, or marks the committer idle (waking its waiters) when nothing is.
-    private func nextBatch() -> [Pending]? {
-        let (batch, waiters) = self.state.withLock { state -> ([Pending], [CheckedContinuation<Void, Never>]) in
-            let batch = state.queue
-            state.queue = []
-            guard batch.isEmpty else { return (batch, []) }
+    private func nextBatch() -> ([Pending], (any EventStore)?)? {
+        let (batch, store, waiters) = self.state.withLock {
+            state -> ([Pending], (any EventStore)?, [CheckedContinuation<Void, Never>]) in
+            let batch = Array(state.queue.prefix(Self.maxBatch))
+            state.queue.removeFirst(batch.count)
+            guard batch.isEmpty else { return (batch, state.store, []) }
             state.committing = false
             let waiters = state.idleWaiters
             state.idleWaiters = []
-            return (batch, waiters)
+            return (batch, state.store, waiters)
         }
         for waiter in waiters { waiter.resume() }
-        return batch.isEmpty ? nil : batch
+        return batch.isEmpty ? nil : (batch, store)
+    }
+
+    /// Tracks the store's health from a commit or a probe: one log line when it starts failing, one when it
+    /// recovers, and a probe on a timer meanwhile, so that `/readyz` recovers even when nobody publishes.
+    private func record(_ result: Result<Void, any Error>, store: any EventStore, on eventLoop: any EventLoop) {
+        switch result {
+        case .success:
+            let recovered = self.state.withLock { state -> Bool in
+                defer { state.failure = nil }
+                return state.failure != nil
+            }
+            if recovered { self.logger.notice("event store recovered: commits succeed again") }
+        case .failure(let error):
+            let reason = "\(error)"
+            let (firstFailure, startProbe) = self.state.withLock { state -> (Bool, Bool) in
+                let first = state.failure == nil
+                state.failure = reason
+                let start = !state.probing
+                state.probing = true
+                return (first, start)
+            }
+            if firstFailure {
+                self.logger.error(
+                    "event store failing: publishes are answered 503 until it recovers",
+                    metadata: ["error": "\(reason)"])
+            }
+            if startProbe { self.scheduleProbe(of: store, on: eventLoop) }
+        }
+    }
+
+    private func scheduleProbe(of store: any EventStore, on eventLoop: any EventLoop) {
+        eventLoop.scheduleTask(in: self.probeInterval) {
+            let failing = self.state.withLock { state -> Bool in
+                // A commit may have succeeded meanwhile, and the store may have been closed.
+                if state.failure == nil || state.store == nil { state.probing = false }
+                return state.probing
+            }
+            guard failing else { return }
+            store.checkWritable(on: eventLoop).whenComplete { result in
+                if case .success = result {
+                    self.state.withLock { $0.probing = false }
+                    self.record(result, store: store, on: eventLoop)
+                } else {
+                    self.scheduleProbe(of: store, on: eventLoop)
+                }
+            }
+        }
     }
 }

@@ -1,3 +1,4 @@
+import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
@@ -26,6 +27,7 @@ public final class Hub: Sendable {
     private let state: NIOLockedValueBox<State>
     private let replayUnknownID: Bool
     private let metrics: GatewayMetrics
+    private let logger: Logger
     private let allocator = ByteBufferAllocator()
     /// Orders publishes into the store and hands each committed batch to ``deliver(_:)``.
     let committer: EventCommitter
@@ -35,7 +37,8 @@ public final class Hub: Sendable {
         eventLoops: [any EventLoop],
         configuration: GatewayConfiguration.Hub,
         metrics: GatewayMetrics,
-        committer: EventCommitter
+        committer: EventCommitter,
+        logger: Logger = Logger(label: "sse-gateway")
     ) {
         let shards = eventLoops.enumerated().map { HubShard(eventLoop: $0.element, index: $0.offset, metrics: metrics) }
         self.shards = shards
@@ -44,9 +47,12 @@ public final class Hub: Sendable {
         self.shardByLoop = byLoop
         self.replayUnknownID = configuration.history.replayUnknownID
         self.metrics = metrics
+        self.logger = logger
         self.state = NIOLockedValueBox(
             State(
-                history: EventHistory(capacity: configuration.history.size, maxBytes: configuration.history.maxBytes),
+                history: EventHistory(
+                    capacity: min(configuration.history.size, configuration.history.cacheSize),
+                    maxBytes: configuration.history.maxBytes),
                 inboxes: Array(repeating: [], count: shards.count))
         )
         self.committer = committer
@@ -94,19 +100,7 @@ public final class Hub: Sendable {
 
     /// Takes a committed batch into the replay history and every loop's inbox, in position order.
     func deliver(_ committed: [StoredEvent]) {
-        let events = committed.map { stored -> HubEvent in
-            let record = stored.record
-            let event = ServerSentEvent(id: record.id, type: record.type, retry: record.retry, data: record.data)
-            let chunk = ChunkedFrame.frameEvent(event, allocator: self.allocator)
-            return HubEvent(
-                sequence: stored.position,
-                id: record.id,
-                topics: record.topics,
-                isPrivate: record.isPrivate,
-                chunk: chunk,
-                payload: ChunkedFrame.payload(of: chunk)
-            )
-        }
+        let events = committed.map(self.encode)
         let wake: [HubShard] = self.state.withLockedValue { state in
             for event in events {
                 state.sequence = event.sequence
@@ -125,6 +119,32 @@ public final class Hub: Sendable {
         }
     }
 
+    /// The event as streams write it: encoded once, for every stream and every replay.
+    private func encode(_ stored: StoredEvent) -> HubEvent {
+        let record = stored.record
+        let event = ServerSentEvent(id: record.id, type: record.type, retry: record.retry, data: record.data)
+        let chunk = ChunkedFrame.frameEvent(event, allocator: self.allocator)
+        return HubEvent(
+            sequence: stored.position,
+            id: record.id,
+            topics: record.topics,
+            isPrivate: record.isPrivate,
+            chunk: chunk,
+            payload: ChunkedFrame.payload(of: chunk)
+        )
+    }
+
+    /// Fills the memory from what `store` kept (after a restart, its newest events), before anything is published.
+    func load(from store: any EventStore, on eventLoop: any EventLoop) async throws {
+        let limit = self.state.withLockedValue { $0.history.capacity }
+        let newest = limit > 0 ? try await store.newest(limit: limit, on: eventLoop).get() : []
+        let events = newest.map(self.encode)
+        self.state.withLockedValue { state in
+            state.history.fill(events, complete: events.count < limit)
+            if let last = events.last { state.sequence = max(state.sequence, last.sequence) }
+        }
+    }
+
     private func drain(_ shard: HubShard) {
         let events = self.state.withLockedValue { state in
             let events = state.inboxes[shard.index]
@@ -134,25 +154,114 @@ public final class Hub: Sendable {
         shard.deliver(events)
     }
 
+    /// Works out what a stream resuming from `lastEventID` replays, reading the store when the cursor is older than
+    /// the memory (or `earliest` asks for more than it holds). The future completes on `eventLoop`; nil without a
+    /// cursor.
+    ///
+    /// From here until ``attach(_:replay:)`` (or `abandoned`, whichever comes first) the memory keeps every event
+    /// after the part read from the store, so the two parts meet without a gap however many events are published
+    /// meanwhile.
+    func prepareReplay(
+        from lastEventID: String?,
+        abandoned: EventLoopFuture<Void>,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<ReplayPlan?> {
+        guard let lastEventID else { return eventLoop.makeSucceededFuture(nil) }
+        let earliest = UTF8Key.sameBytes(lastEventID, PublishRequest.reservedID)
+        let replayUnknownID = self.replayUnknownID
+        enum Start {
+            case memory(ReplayPlan)
+            case store(through: UInt64, pin: UInt64)
+        }
+        let start: Start = self.state.withLockedValue { state in
+            func fromMemory(after position: UInt64, reply: String) -> Start {
+                .memory(
+                    ReplayPlan(
+                        stored: [], memoryAfter: position, pin: state.history.pin(after: position),
+                        replyLastEventID: reply))
+            }
+            if !earliest, let position = state.history.position(of: lastEventID) {
+                return fromMemory(after: position, reply: lastEventID)
+            }
+            guard !state.history.isComplete else {
+                // Not in memory, and memory holds all the store does: `earliest`, or an id no longer retained.
+                return fromMemory(after: earliest || replayUnknownID ? 0 : state.sequence, reply: "earliest")
+            }
+            let through = state.sequence
+            return .store(through: through, pin: state.history.pin(after: through))
+        }
+        let (through, pin): (UInt64, UInt64)
+        switch start {
+        case .memory(let plan):
+            abandoned.whenComplete { _ in self.unpin(plan.pin) }
+            return eventLoop.makeSucceededFuture(plan)
+        case .store(let position, let handle):
+            (through, pin) = (position, handle)
+            abandoned.whenComplete { _ in self.unpin(handle) }
+        }
+        let store = self.committer.store
+        let cursor: EventLoopFuture<UInt64?> =
+            earliest
+            ? eventLoop.makeSucceededFuture(0)
+            : (store?.event(withID: lastEventID, on: eventLoop).map { $0?.position }
+                ?? eventLoop.makeSucceededFuture(nil))
+        return cursor.flatMap { position -> EventLoopFuture<ReplayPlan?> in
+            let reply = earliest || position == nil ? "earliest" : lastEventID
+            guard let after = position ?? (replayUnknownID ? 0 : nil), let store else {
+                return eventLoop.makeSucceededFuture(
+                    ReplayPlan(stored: [], memoryAfter: through, pin: pin, replyLastEventID: reply))
+            }
+            return Self.read(store, after: after, through: through, on: eventLoop).map { stored in
+                ReplayPlan(
+                    stored: stored.map(self.encode), memoryAfter: max(after, through), pin: pin,
+                    replyLastEventID: reply)
+            }
+        }.flatMapError { error in
+            // The stream still opens, with what memory holds, and says that its cursor was not found.
+            self.logger.warning(
+                "replay from the event store failed; replaying what memory holds",
+                metadata: ["error": "\(error)"])
+            return eventLoop.makeSucceededFuture(
+                ReplayPlan(stored: [], memoryAfter: 0, pin: pin, replyLastEventID: "earliest"))
+        }
+    }
+
+    /// Events after `position` up to `through`, read in pages: the store's part of a replay.
+    private static func read(
+        _ store: any EventStore,
+        after position: UInt64,
+        through: UInt64,
+        on eventLoop: any EventLoop,
+        into read: [StoredEvent] = []
+    ) -> EventLoopFuture<[StoredEvent]> {
+        let page = 1000
+        guard position < through else { return eventLoop.makeSucceededFuture(read) }
+        return store.events(after: position, limit: page, on: eventLoop).flatMap { events in
+            let kept = events.prefix { $0.position <= through }
+            let all = read + kept
+            guard events.count == page, kept.count == page, let last = kept.last else {
+                return eventLoop.makeSucceededFuture(all)
+            }
+            return Self.read(store, after: last.position, through: through, on: eventLoop, into: all)
+        }
+    }
+
+    private func unpin(_ pin: UInt64) {
+        self.state.withLockedValue { $0.history.unpin(pin) }
+    }
+
     /// Registers a stream for live delivery and returns what it must replay first; called on the stream's loop.
     ///
     /// The stream's `startSequence` is set under the same lock that orders publishes: events up to it come from
     /// the returned replay, later ones arrive live (their delivery is queued behind this call on the same loop).
-    func attach(_ stream: SSEStreamHandler, lastEventID: String?) -> Attachment {
+    func attach(_ stream: SSEStreamHandler, replay plan: ReplayPlan?) -> Attachment {
         let shard = self.shard(for: stream.eventLoop)
         let attachment: Attachment = self.state.withLockedValue { state in
             stream.startSequence = state.sequence
-            guard let lastEventID else { return Attachment(replay: [], replyLastEventID: nil) }
-            if UTF8Key.sameBytes(lastEventID, PublishRequest.reservedID) {
-                return Attachment(replay: state.history.all(), replyLastEventID: "earliest")
-            }
-            if let events = state.history.events(after: lastEventID) {
-                return Attachment(replay: events, replyLastEventID: lastEventID)
-            }
-            return Attachment(
-                replay: self.replayUnknownID ? state.history.all() : [],
-                replyLastEventID: "earliest"
-            )
+            guard let plan else { return Attachment(replay: [], replyLastEventID: nil) }
+            let memory = state.history.events(afterPosition: plan.memoryAfter)
+            state.history.unpin(plan.pin)
+            return Attachment(replay: plan.stored + memory, replyLastEventID: plan.replyLastEventID)
         }
         shard.register(stream)
         return attachment
@@ -167,7 +276,7 @@ public final class Hub: Sendable {
         self.state.withLockedValue { $0.sequence }
     }
 
-    /// Number of events currently retained for replay.
+    /// Number of events the hub holds in memory for replay.
     public var historyCount: Int {
         self.state.withLockedValue { $0.history.count }
     }

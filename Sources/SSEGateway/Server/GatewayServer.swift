@@ -25,6 +25,17 @@ public final class GatewayServer: Sendable {
     let sequenceTask = NIOLockedValueBox<Task<ShutdownExitCode, Never>?>(nil)
     let logger: Logger
     let exitCode = Atomic<Int32>(-1)
+    /// What ``start()`` does with the store before it listens.
+    enum StoreStart {
+        /// Open the kind `hub.store` names, then fill the hub's memory from it.
+        case open(any EventStorePlugin)
+        /// Fill the hub's memory from the store given in code.
+        case load(any EventStore)
+        case started
+    }
+
+    let storeStart: NIOLockedValueBox<StoreStart>
+    let committer: EventCommitter
 
     /// Advice about risky but valid settings (from the configuration and its middleware), logged at startup.
     public let warnings: [String]
@@ -33,13 +44,16 @@ public final class GatewayServer: Sendable {
     ///
     /// - Parameters:
     ///   - registry: the middleware that the configuration's `middleware` lists may name.
+    ///   - stores: the kinds of store that `hub.store` may name.
     ///   - middleware: middleware given in code, appended (innermost) to every route's chain.
     ///   - eventLoopGroup: loops to serve on; by default the server makes `server.threads` of its own.
-    ///   - eventStore: where events are committed and replayed from; by default the kind `hub.store` names.
-    /// - Throws: ``ConfigError`` naming the JSON path of a middleware entry that cannot be built.
+    ///   - eventStore: where events are committed and replayed from; by default the kind `hub.store` names, opened
+    ///     by ``start()``.
+    /// - Throws: ``ConfigError`` naming the JSON path of a middleware entry or a store setting that is not valid.
     public init(
         configuration: GatewayConfiguration,
         registry: MiddlewareRegistry = MiddlewareRegistry(),
+        stores: EventStoreRegistry = EventStoreRegistry(),
         middleware: [any Middleware] = [],
         eventLoopGroup: (any EventLoopGroup)? = nil,
         eventStore: (any EventStore)? = nil,
@@ -48,11 +62,15 @@ public final class GatewayServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         let metrics = GatewayMetrics()
-        let store =
-            eventStore
-            ?? MemoryEventStore(
-                capacity: configuration.hub.history.size, maxBytes: configuration.hub.history.maxBytes)
-        let committer = EventCommitter(store: store)
+        if let eventStore {
+            self.storeStart = NIOLockedValueBox(.load(eventStore))
+        } else {
+            let plugin = try stores.make(
+                configuration.hub.store, context: Self.storeContext(configuration, logger: logger))
+            self.storeStart = NIOLockedValueBox(.open(plugin))
+        }
+        let committer = EventCommitter(store: eventStore, logger: logger)
+        self.committer = committer
         let shutdownHandlers = ShutdownHandlerRegistry(
             core: Self.coreShutdownHandlers(metrics: metrics, committer: committer, logger: logger))
         let mounts = try HubMounts.build(
@@ -73,7 +91,8 @@ public final class GatewayServer: Sendable {
             self.ownsGroup = true
         }
         let loops = Array(self.group.makeIterator())
-        self.hub = Hub(eventLoops: loops, configuration: configuration.hub, metrics: metrics, committer: committer)
+        self.hub = Hub(
+            eventLoops: loops, configuration: configuration.hub, metrics: metrics, committer: committer, logger: logger)
         self.context = ServerContext(
             configuration: configuration,
             hub: self.hub,
@@ -88,8 +107,11 @@ public final class GatewayServer: Sendable {
     /// warnings the configuration and its middleware raise.
     public static func check(
         configuration: GatewayConfiguration,
-        registry: MiddlewareRegistry
+        registry: MiddlewareRegistry,
+        stores: EventStoreRegistry = EventStoreRegistry()
     ) throws(ConfigError) -> [String] {
+        let quiet = Logger(label: "sse-gateway", factory: { _ in SwiftLogNoOpLogHandler() })
+        _ = try stores.make(configuration.hub.store, context: Self.storeContext(configuration, logger: quiet))
         let shutdownHandlers = ShutdownHandlerRegistry(
             core: Self.coreShutdownHandlers(
                 metrics: GatewayMetrics(), committer: nil, logger: Logger(label: "sse-gateway")))
@@ -97,11 +119,42 @@ public final class GatewayServer: Sendable {
             configuration: configuration,
             registry: registry,
             extra: [],
-            logger: Logger(label: "sse-gateway", factory: { _ in SwiftLogNoOpLogHandler() }),
+            logger: quiet,
             metrics: NOOPMetricsHandler.instance,
             shutdownHandlers: shutdownHandlers
         ).warnings
         return warnings + configuration.shutdown.unknownHandlerWarnings(registered: shutdownHandlers.names)
+    }
+
+    static func storeContext(_ configuration: GatewayConfiguration, logger: Logger) -> EventStoreContext {
+        var logger = logger
+        logger[metadataKey: "store"] = "\(configuration.hub.store.type)"
+        return EventStoreContext(
+            history: configuration.hub.history, baseDirectory: configuration.baseDirectory, logger: logger)
+    }
+
+    /// Opens the store `hub.store` names (unless it is open) and fills the hub's memory from it. ``start()`` does
+    /// this first; calling it before lets a command report a store that cannot be opened before anything runs.
+    ///
+    /// - Throws: ``ConfigError`` naming the `hub.store` setting at fault, with the system's reason.
+    public func openStore() async throws {
+        let store: any EventStore
+        switch self.storeStart.withLockedValue({ $0 }) {
+        case .started:
+            return
+        case .load(let given):
+            store = given
+        case .open(let plugin):
+            store = try await plugin.open(on: self.group)
+        }
+        do {
+            try await self.hub.load(from: store, on: self.group.next())
+        } catch {
+            try? await store.close()
+            throw ConfigError(path: self.configuration.hub.store.path, message: "cannot read the store: \(error)")
+        }
+        self.committer.open(store)
+        self.storeStart.withLockedValue { $0 = .started }
     }
 
     /// The core's own shutdown handlers, registered before any middleware's so that they run last.
@@ -136,8 +189,12 @@ public final class GatewayServer: Sendable {
         self.serverChannel.withLockedValue { $0?.localAddress }
     }
 
-    /// Binds the listening socket and starts accepting connections.
+    /// Opens the event store (filling the hub's memory from it), then binds the listening socket and starts
+    /// accepting connections.
+    ///
+    /// - Throws: ``ConfigError`` naming the `hub.store` setting at fault when the store cannot be opened.
     public func start() async throws {
+        try await self.openStore()
         let server = self.context
         let configuration = self.configuration
         let maxBuffered = configuration.streams.maxBufferedBytes

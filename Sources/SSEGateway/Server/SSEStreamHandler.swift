@@ -41,14 +41,18 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Set while this handler is inside a flush: NIO closes a channel whose socket write fails without an error
     /// event, so an inactivation that arrives during our own flush is how a failed write shows.
     private var flushing = false
+    /// What the stream replays when it attaches, worked out in the connect phase.
+    private let replay: ReplayPlan?
 
     init(
         session: Session,
         hub: Hub,
         head: ByteBuffer,
         chunked: Bool,
-        maxBufferedBytes: Int
+        maxBufferedBytes: Int,
+        replay: ReplayPlan? = nil
     ) {
+        self.replay = replay
         self.session = session
         self.selectors = session.topics
         self.eventLoop = session.eventLoop
@@ -87,7 +91,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.session.close(reason: .clientDisconnected)
             return
         }
-        let attachment = self.hub.attach(self, lastEventID: self.session.lastEventID)
+        let attachment = self.hub.attach(self, replay: self.replay)
         self.attached = true
         var head = self.head
         if let reply = attachment.replyLastEventID {

@@ -25,6 +25,11 @@ public protocol EventStore: Sendable {
     /// The newest `limit` retained events, oldest first: what the hub's memory holds after a restart.
     func newest(limit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<[StoredEvent]>
 
+    /// Succeeds once the store can commit again, after an append failed: the hub probes with it on a timer, so that
+    /// `/readyz` turns ready again even when nobody publishes. A real write, since a store can often read but not
+    /// write (a full disk).
+    func checkWritable(on eventLoop: any EventLoop) -> EventLoopFuture<Void>
+
     /// Commits nothing more and releases the store; called once, after the last append.
     func close() async throws
 }

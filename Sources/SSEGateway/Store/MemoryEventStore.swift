@@ -4,6 +4,21 @@ import Synchronization
 /// A store in the process's memory: the newest events up to `hub.history.size` and `hub.history.maxBytes`, gone
 /// with the process. For tests, benchmarks, and deployments that accept losing history on a restart.
 public final class MemoryEventStore: EventStore {
+    /// `{"type": "memory"}`: no settings; bounded by `hub.history`.
+    public struct Plugin: EventStorePlugin {
+        public static let type = "memory"
+
+        private let history: GatewayConfiguration.Hub.History
+
+        public init(settings: ConfigObject, context: EventStoreContext) {
+            self.history = context.history
+        }
+
+        public func open(on eventLoopGroup: any EventLoopGroup) async throws -> any EventStore {
+            MemoryEventStore(capacity: self.history.size, maxBytes: self.history.maxBytes)
+        }
+    }
+
     private struct State {
         var events = CircularBuffer<StoredEvent>()
         var positionByID: [UTF8Key: UInt64] = [:]
@@ -64,6 +79,10 @@ public final class MemoryEventStore: EventStore {
 
     public func newest(limit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<[StoredEvent]> {
         eventLoop.makeSucceededFuture(self.state.withLock { state in Array(state.events.suffix(limit)) })
+    }
+
+    public func checkWritable(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        eventLoop.makeSucceededVoidFuture()
     }
 
     public func close() async throws {}

@@ -25,6 +25,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var responseHeaders = HTTPHeaders()
     /// The session of a subscribe in progress, and how to close it once its answer is written.
     private var session: (session: Session, closeAfterAnswer: CloseReason?)?
+    /// What the stream of ``session`` replays, from its connect phase.
+    private var replay: ReplayPlan?
     private var update: PublishRequest?
     private var publishAllowedFromPeer: Bool?
 
@@ -261,6 +263,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 // Abandoned meanwhile (the client left, or the deadline passed): the session was closed then.
                 guard handler.session?.session === session else { return }
                 let (outcome, headers, closeAfterAnswer) = endpoint.outcome(of: result, for: session)
+                handler.replay = try? result.get()
                 handler.responseHeaders = headers
                 handler.session = (session, closeAfterAnswer)
                 handler.drive(handler.machine.phaseFinished(outcome, now: .now()), context: context)
@@ -271,6 +274,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func switchToStream(context: ChannelHandlerContext) {
         guard let (session, _) = self.session, let mount = self.request?.route.mount else { return }
         self.session = nil
+        let replay = self.replay
+        self.replay = nil
         self.timer?.task.cancel()
         self.timer = nil
         // The stream reads on (to notice a departing client); a read withheld during the connect phase resumes.
@@ -279,7 +284,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             context.read()
         }
         SubscribeEndpoint(server: self.server).open(
-            session, mount: self.server.mounts.mounts[mount], codec: self.codec, connection: context)
+            session, replay: replay, mount: self.server.mounts.mounts[mount], codec: self.codec, connection: context)
     }
 
     private func respond(_ response: HTTPResponse, _ keepAlive: Bool, context: ChannelHandlerContext) {

@@ -7,11 +7,15 @@ struct OperationalEndpoint {
         case .health:
             return HTTPResponse(status: .ok, body: "ok\n")
         case .readiness:
-            // 503 from the first step of the shutdown sequence on, so that balancers stop sending clients here.
-            if self.server.ready.load(ordering: .relaxed) {
-                return HTTPResponse(status: .ok, body: "ready\n")
+            // 503 from the first step of the shutdown sequence on, so that balancers stop sending clients here, and
+            // while the event store cannot commit, so that they send publishers to a gateway that can.
+            guard self.server.ready.load(ordering: .relaxed) else {
+                return HTTPResponse(status: .serviceUnavailable, body: "not ready\n")
             }
-            return HTTPResponse(status: .serviceUnavailable, body: "not ready\n")
+            if let failure = self.server.hub.committer.failure {
+                return HTTPResponse(status: .serviceUnavailable, body: "not ready: event store failing: \(failure)\n")
+            }
+            return HTTPResponse(status: .ok, body: "ready\n")
         case .metrics:
             return HTTPResponse(
                 status: .ok,

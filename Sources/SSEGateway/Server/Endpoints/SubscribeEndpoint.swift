@@ -13,8 +13,9 @@ struct SubscribeEndpoint {
     enum Start {
         /// Refused before any session exists (no topic, selectors beyond `hub.subscribe`'s limits).
         case refused(HTTPResponse)
-        /// The session is open and its connect phase runs; the future completes on the session's loop.
-        case connecting(Session, EventLoopFuture<Void>)
+        /// The session is open and its connect phase runs; the future completes on the session's loop, with what the
+        /// stream will replay.
+        case connecting(Session, EventLoopFuture<ReplayPlan?>)
     }
 
     /// Parses the request's selectors, opens its session and starts `mount`'s connect phase.
@@ -56,22 +57,31 @@ struct SubscribeEndpoint {
             // the connection stays open for the next request.
             session.setTeardown { _ in channel.close(promise: nil) }
         }
+        let hub = self.server.hub
+        let eventLoop = channel.eventLoop
+        // The replay is worked out once the middleware has admitted the stream (a HEAD has none): from the hub's
+        // memory at once, or from the store when the cursor is older.
+        let replay = { @Sendable () -> EventLoopFuture<ReplayPlan?> in
+            guard head.method != .HEAD else { return eventLoop.makeSucceededFuture(nil) }
+            return hub.prepareReplay(
+                from: session.lastEventID, abandoned: session.closeFuture.map { _ in () }, on: eventLoop)
+        }
         guard !mount.middleware.isEmpty else {
-            return .connecting(session, channel.eventLoop.makeSucceededVoidFuture())
+            return .connecting(session, replay())
         }
         let middleware = mount.middleware
-        let phase = channel.eventLoop.makeFutureWithTask {
+        let phase = eventLoop.makeFutureWithTask {
             for step in middleware {
                 try await step.connect(session)
             }
         }
-        return .connecting(session, phase)
+        return .connecting(session, phase.flatMap { replay() })
     }
 
     /// What the connection does with a finished connect phase: the outcome, the headers its answer carries, and
     /// the reason to close the session with once the answer is written (nil when the session goes on as a stream).
     func outcome(
-        of result: Result<Void, any Error>,
+        of result: Result<ReplayPlan?, any Error>,
         for session: Session
     ) -> (HTTPConnectionStateMachine.PhaseOutcome, headers: HTTPHeaders, closeAfterAnswer: CloseReason?) {
         switch result {
@@ -92,14 +102,20 @@ struct SubscribeEndpoint {
 
     /// Hands the connection over to `session`'s stream: the codec and the connection handler (`connection`) leave
     /// the pipeline and an ``SSEStreamHandler`` writes the stream from here on.
-    func open(_ session: Session, mount: HubMount, codec: HTTPCodec, connection: ChannelHandlerContext) {
+    func open(
+        _ session: Session,
+        replay: ReplayPlan?,
+        mount: HubMount,
+        codec: HTTPCodec,
+        connection: ChannelHandlerContext
+    ) {
         let channel = connection.channel
         guard !session.isClosed, channel.isActive else {
             session.close(reason: .clientDisconnected)
             channel.close(promise: nil)
             return
         }
-        let stream = self.makeStream(for: session, mount: mount, channel: channel)
+        let stream = self.makeStream(for: session, replay: replay, mount: mount, channel: channel)
         self.server.metrics.httpResponse(status: 200)
         do {
             try codec.switchToStream(stream, connection: connection)
@@ -109,7 +125,12 @@ struct SubscribeEndpoint {
         }
     }
 
-    private func makeStream(for session: Session, mount: HubMount, channel: any Channel) -> SSEStreamHandler {
+    private func makeStream(
+        for session: Session,
+        replay: ReplayPlan?,
+        mount: HubMount,
+        channel: any Channel
+    ) -> SSEStreamHandler {
         let chunked = session.request.version.major == 1 && session.request.version.minor >= 1
         var head = StreamHead.encode(chunked: chunked, allocator: channel.allocator)
         for (name, value) in session.responseHeaders {
@@ -120,7 +141,8 @@ struct SubscribeEndpoint {
             hub: self.server.hub,
             head: head,
             chunked: chunked,
-            maxBufferedBytes: max(1, self.server.configuration.streams.maxBufferedBytes / 2)
+            maxBufferedBytes: max(1, self.server.configuration.streams.maxBufferedBytes / 2),
+            replay: replay
         )
         let sessionStream = SessionStream(session: session, channel: channel)
         stream.link(sessionStream)
