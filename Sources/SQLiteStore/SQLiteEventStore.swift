@@ -42,7 +42,6 @@ final class SQLiteEventStore: EventStore {
     /// The end of the queue of work on the connection: every operation starts once the previous one has finished,
     /// so a transaction of several statements never has another operation's statement inside it.
     private let tail: Mutex<EventLoopFuture<Void>?> = Mutex(nil)
-    private let encoder = JSONEncoder()
 
     private init(
         connection: SQLiteConnection,
@@ -214,7 +213,7 @@ final class SQLiteEventStore: EventStore {
         var binds: [SQLiteData] = []
         binds.reserveCapacity(records.count * 8)
         for record in records {
-            binds += try EventRow.binds(record, createdAt: now, encoder: self.encoder)
+            binds += EventRow.binds(record, createdAt: now)
         }
         let placeholders = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?)", count: records.count)
             .joined(separator: ", ")
@@ -284,9 +283,13 @@ final class SQLiteEventStore: EventStore {
 
     // MARK: Retention and maintenance
 
+    /// Whether the rows are far enough beyond a bound to delete a batch: an eighth beyond (at most 256 rows, or an
+    /// eighth of the bytes), so that deleting costs a statement per batch of publishes rather than per publish.
     private var needsTrim: Bool {
-        self.state.withLock { state in
-            state.count > self.bounds.size || state.bytes > self.bounds.maxBytes
+        let countSlack = max(1, min(self.bounds.size / 8, Self.retentionBatch))
+        let bytesSlack = self.bounds.maxBytes / 8
+        return self.state.withLock { state in
+            state.count > self.bounds.size + countSlack || state.bytes > self.bounds.maxBytes + bytesSlack
         }
     }
 

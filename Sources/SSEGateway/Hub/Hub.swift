@@ -26,6 +26,7 @@ public final class Hub: Sendable {
     private let shardByLoop: [ObjectIdentifier: HubShard]
     private let state: NIOLockedValueBox<State>
     private let replayUnknownID: Bool
+    private let historySize: Int
     private let metrics: GatewayMetrics
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
@@ -46,6 +47,7 @@ public final class Hub: Sendable {
         for shard in shards { byLoop[ObjectIdentifier(shard.eventLoop)] = shard }
         self.shardByLoop = byLoop
         self.replayUnknownID = configuration.history.replayUnknownID
+        self.historySize = configuration.history.size
         self.metrics = metrics
         self.logger = logger
         self.state = NIOLockedValueBox(
@@ -211,7 +213,12 @@ public final class Hub: Sendable {
                 return eventLoop.makeSucceededFuture(
                     ReplayPlan(stored: [], memoryAfter: through, pin: pin, replyLastEventID: reply))
             }
-            return Self.read(store, after: after, through: through, on: eventLoop).map { stored in
+            // From the start: the newest `hub.history.size`, since a store deletes in batches once a little beyond.
+            let read =
+                after == 0
+                ? store.newest(limit: self.historySize, on: eventLoop).map { $0.filter { $0.position <= through } }
+                : Self.read(store, after: after, through: through, on: eventLoop)
+            return read.map { stored in
                 ReplayPlan(
                     stored: stored.map(self.encode), memoryAfter: max(after, through), pin: pin,
                     replyLastEventID: reply)
