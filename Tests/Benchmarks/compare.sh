@@ -4,13 +4,17 @@
 #   REPEATS=5 FANOUTS="1000:100 100:1000" IDLE_CONNS=10000 Tests/Benchmarks/compare.sh old/sse-gateway new/sse-gateway
 # Each repeat runs every scenario on OLD, then on NEW (the idle scenarios in the first repeat only), so that a noisy
 # spell of the machine falls on both. Prints, run by run, server CPU per delivery and idle KiB per stream.
-# CONFIG (default Tests/Benchmarks/bench-config.json) must listen on 127.0.0.1:18100. Loopback only.
+# CONFIG (default Tests/Benchmarks/bench-config.json) must listen on 127.0.0.1:18100; CONFIG_OLD and CONFIG_NEW
+# override it for one side, so that one binary can be compared with itself under two configurations, e.g.
+#   CONFIG_NEW=Tests/Benchmarks/bench-sqlite-config.json Tests/Benchmarks/compare.sh BIN BIN
+# Loopback only.
 set -euo pipefail
-[ $# -eq 2 ] || { sed -n '2,7p' "$0"; exit 2; }
+[ $# -eq 2 ] || { sed -n '2,10p' "$0"; exit 2; }
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
 old=$(realpath "$1") new=$(realpath "$2")
 config=${CONFIG:-$root/Tests/Benchmarks/bench-config.json}
+config_old=$(realpath "${CONFIG_OLD:-$config}") config_new=$(realpath "${CONFIG_NEW:-$config}")
 repeats=${REPEATS:-3}
 idle=${IDLE_CONNS-"10000"}
 export FANOUTS=${FANOUTS:-"1000:100"}
@@ -21,8 +25,8 @@ cd "$bench"
 for ((repeat = 1; repeat <= repeats; repeat++)); do
   if ((repeat == 1)); then conns=$idle; else conns=""; fi
   for side in old new; do
-    if [ "$side" = old ]; then binary=$old out=$out_old; else binary=$new out=$out_new; fi
-    GATEWAY_CMD="$binary serve --config $config" PEERS=gateway OUT=$out IDLE_CONNS=$conns REPEATS=1 ./run-peers.sh
+    if [ "$side" = old ]; then binary=$old out=$out_old conf=$config_old; else binary=$new out=$out_new conf=$config_new; fi
+    GATEWAY_CMD="$binary serve --config $conf" PEERS=gateway OUT=$out IDLE_CONNS=$conns REPEATS=1 ./run-peers.sh
   done
 done
 python3 - "$out_old" "$out_new" <<'PY'
