@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Logging
 import NIOCore
 import NIOPosix
@@ -33,7 +34,12 @@ final class SQLiteEventStore: EventStore {
     /// Rows one append statement carries at most (8 variables each, under SQLite's 32,766).
     static let appendBatch = 512
 
-    private let connection: SQLiteConnection
+    /// The open connection: replaced only when the file was removed and is written back (``ensureFile()``).
+    private let current: Mutex<SQLiteConnection>
+    private let path: String
+    private let durability: SQLiteStorePlugin.Durability
+    /// The file the connection has open, to notice that the path no longer leads to it.
+    private let identity: Mutex<FileIdentity?>
     private let threadPool: NIOThreadPool
     private let bounds: Bounds
     private let logger: Logger
@@ -45,13 +51,18 @@ final class SQLiteEventStore: EventStore {
 
     private init(
         connection: SQLiteConnection,
+        path: String,
+        durability: SQLiteStorePlugin.Durability,
         threadPool: NIOThreadPool,
         bounds: Bounds,
         count: Int,
         bytes: Int,
         logger: Logger
     ) {
-        self.connection = connection
+        self.current = Mutex(connection)
+        self.path = path
+        self.durability = durability
+        self.identity = Mutex(FileIdentity(path: path))
         self.threadPool = threadPool
         self.bounds = bounds
         self.logger = logger
@@ -81,8 +92,8 @@ final class SQLiteEventStore: EventStore {
         do {
             let (count, bytes) = try await SQLiteSchema.prepare(connection, durability: durability)
             let store = SQLiteEventStore(
-                connection: connection, threadPool: threadPool, bounds: bounds, count: count, bytes: bytes,
-                logger: logger)
+                connection: connection, path: path, durability: durability, threadPool: threadPool, bounds: bounds,
+                count: count, bytes: bytes, logger: logger)
             try await store.trim()
             store.startTimer(every: checkpointInterval, on: eventLoop)
             return store
@@ -93,10 +104,15 @@ final class SQLiteEventStore: EventStore {
         }
     }
 
+    private var connection: SQLiteConnection {
+        self.current.withLock { $0 }
+    }
+
     // MARK: EventStore
 
     func append(_ records: [EventRecord], on eventLoop: any EventLoop) -> EventLoopFuture<[AppendOutcome]> {
         self.serially(on: eventLoop) {
+            try await self.ensureFile()
             let outcomes: [AppendOutcome]
             if records.count <= Self.appendBatch {
                 outcomes = try await self.insert(records[...])
@@ -147,6 +163,7 @@ final class SQLiteEventStore: EventStore {
 
     func checkWritable(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         self.serially(on: eventLoop) {
+            try await self.ensureFile()
             try await SQLiteSchema.touch(self.connection)
         }
     }
@@ -340,9 +357,51 @@ final class SQLiteEventStore: EventStore {
         self.timer.withLock { $0 = task }
     }
 
+    /// Writes the file back when it was removed while open: SQLite would go on committing to the removed file, and
+    /// everything since would be lost with the process. The open connection still reads it all, so `VACUUM INTO`
+    /// writes a complete copy at the path, which becomes the file from then on. A different file now at the path
+    /// is not overwritten: commits fail (503) until it is moved away.
+    func ensureFile() async throws {
+        let expected = self.identity.withLock { $0 }
+        let found = FileIdentity(path: self.path)
+        guard found != expected else { return }
+        guard found == nil else {
+            throw EventStoreError(
+                "\(self.path) was replaced by another file; commits are refused until it is moved away")
+        }
+        self.logger.warning(
+            "the database file was removed while open; writing it back from the open copy",
+            metadata: ["path": "\(self.path)"])
+        do {
+            try FileManager.default.createDirectory(
+                atPath: URL(fileURLWithPath: self.path).deletingLastPathComponent().path,
+                withIntermediateDirectories: true)
+            _ = try await self.connection.query("VACUUM INTO ?", [.text(self.path)])
+            let reopened = try await SQLiteConnection.open(
+                storage: .file(path: self.path), threadPool: self.threadPool, logger: self.logger,
+                on: self.connection.eventLoop)
+            do {
+                _ = try await SQLiteSchema.prepare(reopened, durability: self.durability)
+            } catch {
+                try? await reopened.close()
+                throw error
+            }
+            let old = self.current.withLock { current -> SQLiteConnection in
+                defer { current = reopened }
+                return current
+            }
+            self.identity.withLock { $0 = FileIdentity(path: self.path) }
+            try? await old.close()
+        } catch {
+            throw EventStoreError("\(self.path) was removed and cannot be written back: \(error)")
+        }
+        self.logger.notice("the database file was written back", metadata: ["path": "\(self.path)"])
+    }
+
     /// Age retention, then a WAL checkpoint when anything was written since the last one.
     private func maintain() async {
         do {
+            try await self.ensureFile()
             if self.bounds.maxAge != nil { try await self.trim() }
             let written = self.state.withLock { state -> Bool in
                 defer { state.writesSinceCheckpoint = 0 }

@@ -117,6 +117,23 @@ struct SQLiteStoreTests {
         }
     }
 
+    @Test func anotherFileAtThePathIsNotOverwrittenAndCommitsWaitUntilItIsMovedAway() async throws {
+        try await Self.withStore { store, loop, path in
+            _ = try await store.append([Self.record("before")], on: loop).get()
+            try FileManager.default.removeItem(atPath: path)
+            try "someone else's".write(toFile: path, atomically: false, encoding: .utf8)
+            let error = await #expect(throws: EventStoreError.self) {
+                try await store.append([Self.record("refused")], on: loop).get()
+            }
+            #expect(error?.reason.contains("replaced by another file") == true)
+            #expect(try String(contentsOfFile: path, encoding: .utf8) == "someone else's")
+            try FileManager.default.removeItem(atPath: path)
+            try await store.checkWritable(on: loop).get()
+            #expect(try await store.append([Self.record("after")], on: loop).get().count == 1)
+            #expect(try await store.newest(limit: 10, on: loop).get().map(\.record.id) == ["before", "after"])
+        }
+    }
+
     @Test func recordsComeBackByteForByte() async throws {
         try await Self.withStore { store, loop, _ in
             let odd = EventRecord(
