@@ -237,17 +237,31 @@ final class SQLiteEventStore: EventStore {
         let inserted = try await self.connection.query(
             """
             INSERT INTO events (id, topics, data, type, retry, private, size, created) VALUES \(placeholders)
-            ON CONFLICT (id) DO NOTHING RETURNING seq, id
+            ON CONFLICT (id) DO NOTHING RETURNING seq
             """,
             binds)
-        // RETURNING's order is unspecified: match rows to records by id. Rows are inserted in the order listed,
-        // so the first occurrence of an id is the one that went in.
-        var positionByID: [[UInt8]: UInt64] = [:]
-        for row in inserted {
-            guard let seq = row.column("seq")?.integer, let id = row.column("id")?.blob else {
-                throw EventStoreError("the store returned a row without seq or id")
+        // Rows are inserted in the order listed, each under a larger seq than the one before (RETURNING's own order
+        // is unspecified): when every record went in, the sorted positions are the records' own. Otherwise (an id
+        // already stored, or twice in the batch) the batch's ids are looked up.
+        let positions = try inserted.map { row -> UInt64 in
+            guard let seq = row.column("seq")?.integer else {
+                throw EventStoreError("the store returned a row without seq")
             }
-            positionByID[Array(id.readableBytesView)] = UInt64(seq)
+            return UInt64(seq)
+        }.sorted()
+        if positions.count == records.count {
+            self.state.withLock { state in
+                state.count += records.count
+                state.bytes += records.reduce(0) { $0 + EventRow.size(of: $1) }
+                state.writesSinceCheckpoint += 1
+            }
+            return positions.map { .appended(position: $0) }
+        }
+        let stored = try await self.existing(Set(records.map { Array($0.id.utf8) }))
+        var positionByID: [[UInt8]: UInt64] = [:]
+        let fresh = Set(positions)
+        for (key, event) in stored where fresh.contains(event.position) {
+            positionByID[key] = event.position
         }
         var outcomes: [AppendOutcome] = []
         var earlier: [[UInt8]: StoredEvent] = [:]
