@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SSEGateway", targets: ["SSEGateway"]),
         .library(name: "BuiltInMiddleware", targets: ["BuiltInMiddleware"]),
         .library(name: "SQLiteStore", targets: ["SQLiteStore"]),
+        .library(name: "PostgresStore", targets: ["PostgresStore"]),
         .executable(name: "sse-gateway", targets: ["sse-gateway"]),
     ],
     dependencies: [
@@ -19,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -113,6 +116,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "PostgresStore",
+            dependencies: [
+                "SSEGateway",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
             name: "BuiltInMiddleware",
             dependencies: [
                 "SSEGateway", "Auth", "Compression", "Heartbeat", "Timeout", "CORS", "RequestLogger",
@@ -124,6 +138,7 @@ let package = Package(
                 "SSEGateway",
                 "BuiltInMiddleware",
                 "SQLiteStore",
+                "PostgresStore",
                 // Only behind `--enable-test-plugins`, for the tests that run the binary.
                 "ShutdownProbe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -146,6 +161,7 @@ let package = Package(
                 "RequestLogger",
                 "ShutdownProbe",
                 "SQLiteStore",
+                "PostgresStore",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

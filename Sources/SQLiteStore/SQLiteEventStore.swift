@@ -252,7 +252,7 @@ final class SQLiteEventStore: EventStore {
         if positions.count == records.count {
             self.state.withLock { state in
                 state.count += records.count
-                state.bytes += records.reduce(0) { $0 + EventRow.size(of: $1) }
+                state.bytes += records.reduce(0) { $0 + $1.size }
                 state.writesSinceCheckpoint += 1
             }
             return positions.map { .appended(position: $0) }
@@ -274,7 +274,7 @@ final class SQLiteEventStore: EventStore {
             } else if let position = positionByID[key] {
                 let stored = StoredEvent(position: position, record: record)
                 earlier[key] = stored
-                appendedBytes += EventRow.size(of: record)
+                appendedBytes += record.size
                 outcomes.append(.appended(position: position))
             } else {
                 missing[index] = key

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgresStore
 import SQLiteStore
 import SSEGateway
 import ServiceLifecycle
@@ -26,10 +27,11 @@ func loadConfiguration(path: String) throws -> GatewayConfiguration {
     }
 }
 
-/// The kinds of event store `hub.store` may name: `memory` and `sqlite`.
+/// The kinds of event store `hub.store` may name: `memory`, `sqlite` and `postgres`.
 let eventStores: EventStoreRegistry = {
     var stores = EventStoreRegistry()
     stores.register(SQLiteStorePlugin.self)
+    stores.register(PostgresStorePlugin.self)
     return stores
 }()
 

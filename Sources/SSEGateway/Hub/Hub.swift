@@ -32,6 +32,8 @@ public final class Hub: Sendable {
     private let allocator = ByteBufferAllocator()
     /// Orders publishes into the store and hands each committed batch to ``deliver(_:)``.
     let committer: EventCommitter
+    /// Reads a shared store's events, every gateway's, for fan-out; nil for a store of this gateway alone.
+    private let follower = NIOLockedValueBox<StoreFollower?>(nil)
 
     /// - Parameter committer: commits events to the store before they are answered and fanned out.
     init(
@@ -134,6 +136,32 @@ public final class Hub: Sendable {
             chunk: chunk,
             payload: ChunkedFrame.payload(of: chunk)
         )
+    }
+
+    /// Fans out what a shared store holds after the newest event loaded, every gateway's, in the store's order;
+    /// this gateway's own commits only wake the reader, so that they are delivered in that order too.
+    func follow(_ store: any EventStore, on eventLoop: any EventLoop) {
+        let interval = store.pollInterval.components
+        let follower = StoreFollower(
+            store: store,
+            cursor: self.lastSequence,
+            eventLoop: eventLoop,
+            pollInterval: .nanoseconds(interval.seconds * 1_000_000_000 + interval.attoseconds / 1_000_000_000),
+            logger: self.logger
+        ) { events in self.deliver(events) }
+        self.follower.withLockedValue { $0 = follower }
+        self.committer.deliverCommits { _ in follower.wake() }
+        follower.start()
+    }
+
+    /// Stops reading a shared store: the first step of closing it.
+    func stopFollowing() async {
+        await self.follower.withLockedValue { $0 }?.stop()
+    }
+
+    /// Why the store cannot commit or be read, while it cannot: `/readyz` answers 503 with it.
+    var storeFailure: String? {
+        self.committer.failure ?? self.follower.withLockedValue { $0 }?.failure
     }
 
     /// Fills the memory from what `store` kept (after a restart, its newest events), before anything is published.

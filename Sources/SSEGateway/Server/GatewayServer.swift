@@ -71,8 +71,11 @@ public final class GatewayServer: Sendable {
         }
         let committer = EventCommitter(store: eventStore, logger: logger)
         self.committer = committer
+        // The hub is made once the loops are known, after the handlers that close its store are registered.
+        let hubBox = NIOLockedValueBox<Hub?>(nil)
         let shutdownHandlers = ShutdownHandlerRegistry(
-            core: Self.coreShutdownHandlers(metrics: metrics, committer: committer, logger: logger))
+            core: Self.coreShutdownHandlers(
+                metrics: metrics, committer: committer, hub: { hubBox.withLockedValue { $0 } }, logger: logger))
         let mounts = try HubMounts.build(
             configuration: configuration,
             registry: registry,
@@ -93,6 +96,7 @@ public final class GatewayServer: Sendable {
         let loops = Array(self.group.makeIterator())
         self.hub = Hub(
             eventLoops: loops, configuration: configuration.hub, metrics: metrics, committer: committer, logger: logger)
+        hubBox.withLockedValue { [hub = self.hub] in $0 = hub }
         self.context = ServerContext(
             configuration: configuration,
             hub: self.hub,
@@ -154,6 +158,9 @@ public final class GatewayServer: Sendable {
             throw ConfigError(path: self.configuration.hub.store.path, message: "cannot read the store: \(error)")
         }
         self.committer.open(store)
+        if store.isShared {
+            self.hub.follow(store, on: self.group.next())
+        }
         self.storeStart.withLockedValue { $0 = .started }
     }
 
@@ -163,7 +170,10 @@ public final class GatewayServer: Sendable {
     /// the start of the sequence, so no scrape sees the figures of the shutdown itself. `event-store` commits every
     /// publish accepted so far, then closes the store; it runs after the middleware's handlers, before `metrics`.
     static func coreShutdownHandlers(
-        metrics: GatewayMetrics, committer: EventCommitter?, logger: Logger
+        metrics: GatewayMetrics,
+        committer: EventCommitter?,
+        hub: @escaping @Sendable () -> Hub? = { nil },
+        logger: Logger
     ) -> [(name: String, handler: ShutdownHandlerRegistry.Handler)] {
         [
             (
@@ -172,7 +182,13 @@ public final class GatewayServer: Sendable {
                     logger.info("final metrics", metadata: metrics.samples().mapValues { .string($0) })
                 }
             ),
-            ("event-store", { try await committer?.close() }),
+            (
+                "event-store",
+                {
+                    await hub()?.stopFollowing()
+                    try await committer?.close()
+                }
+            ),
         ]
     }
 

@@ -43,8 +43,8 @@ public struct EventRecord: Sendable, Equatable {
         UTF8Key.sameBytes(lhs.id, rhs.id) && lhs.hasSameContent(as: rhs) && lhs.retry == rhs.retry
     }
 
-    /// What the record weighs against `hub.history.maxBytes`.
-    var size: Int {
+    /// What the record weighs against `hub.history.maxBytes`: the bytes of its id, data, type and topics.
+    public var size: Int {
         self.id.utf8.count + self.data.utf8.count + (self.type?.utf8.count ?? 0)
             + self.topics.reduce(0) { $0 + $1.utf8.count }
     }

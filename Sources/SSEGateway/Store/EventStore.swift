@@ -32,4 +32,31 @@ public protocol EventStore: Sendable {
 
     /// Commits nothing more and releases the store; called once, after the last append.
     func close() async throws
+
+    /// Whether other gateways append to this store too. The hub then fans out what it reads from the store after
+    /// its cursor (every gateway's events, in the store's one order) instead of its own commits.
+    var isShared: Bool { get }
+
+    /// How often the hub reads a shared store even without a hint from ``watchAppends(_:)``.
+    var pollInterval: Duration { get }
+
+    /// Calls `appended` whenever any gateway may have appended: a coalesced hint that makes delivery prompt; a
+    /// missed one delays delivery until the hub's next poll, never loses an event. Returns or throws when the hint's
+    /// channel ends; the hub calls it again after a pause.
+    func watchAppends(_ appended: @escaping @Sendable () -> Void) async throws
+}
+
+extension EventStore {
+    /// A store of one gateway: the hub fans out its own commits.
+    public var isShared: Bool { false }
+
+    /// 100 ms: what a lost hint may delay delivery by.
+    public var pollInterval: Duration { .milliseconds(100) }
+
+    /// A store of one gateway has nothing to watch: waits until cancelled.
+    public func watchAppends(_ appended: @escaping @Sendable () -> Void) async throws {
+        while true {
+            try await Task.sleep(for: .seconds(3600))
+        }
+    }
 }

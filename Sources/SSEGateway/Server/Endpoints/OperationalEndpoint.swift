@@ -12,7 +12,7 @@ struct OperationalEndpoint {
             guard self.server.ready.load(ordering: .relaxed) else {
                 return HTTPResponse(status: .serviceUnavailable, body: "not ready\n")
             }
-            if let failure = self.server.hub.committer.failure {
+            if let failure = self.server.hub.storeFailure {
                 return HTTPResponse(status: .serviceUnavailable, body: "not ready: event store failing: \(failure)\n")
             }
             return HTTPResponse(status: .ok, body: "ready\n")
