@@ -18,6 +18,9 @@ final class PostgresEventStore: EventStore {
         var schema: PostgresSchema
         var pollInterval: Duration
         var retentionInterval: Duration
+        /// How long one operation may wait for the server (a connection included) before it fails: while the server
+        /// is unreachable, publishes get 503 within it rather than waiting for a connection for ever.
+        var queryTimeout: Duration
         var size: Int
         var maxBytes: Int
         var maxAge: Duration?
@@ -69,7 +72,7 @@ final class PostgresEventStore: EventStore {
     // MARK: EventStore
 
     func append(_ records: [EventRecord], on eventLoop: any EventLoop) -> EventLoopFuture<[AppendOutcome]> {
-        eventLoop.makeFutureWithTask {
+        self.bounded(on: eventLoop) {
             let inserted = try await self.client.withTransaction(logger: self.logger) { connection in
                 try await connection.query(
                     "SELECT pg_advisory_xact_lock(hashtext(\(self.settings.schema.appendLock)))", logger: self.logger)
@@ -87,7 +90,7 @@ final class PostgresEventStore: EventStore {
     }
 
     func events(after position: UInt64, limit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<[StoredEvent]> {
-        eventLoop.makeFutureWithTask {
+        self.bounded(on: eventLoop) {
             try await self.select(
                 "WHERE seq > $1 ORDER BY seq LIMIT $2",
                 binds: { binds in
@@ -98,19 +101,19 @@ final class PostgresEventStore: EventStore {
     }
 
     func event(withID id: String, on eventLoop: any EventLoop) -> EventLoopFuture<StoredEvent?> {
-        eventLoop.makeFutureWithTask {
+        self.bounded(on: eventLoop) {
             try await self.select("WHERE id = $1", binds: { $0.append(ByteBuffer(string: id)) }).first
         }
     }
 
     func newest(limit: Int, on eventLoop: any EventLoop) -> EventLoopFuture<[StoredEvent]> {
-        eventLoop.makeFutureWithTask {
+        self.bounded(on: eventLoop) {
             try await self.select("ORDER BY seq DESC LIMIT $1", binds: { $0.append(Int64(limit)) }).reversed()
         }
     }
 
     func checkWritable(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
-        eventLoop.makeFutureWithTask {
+        self.bounded(on: eventLoop) {
             // A server in recovery (a standby) answers reads and refuses every write.
             let rows = try await self.client.query("SELECT pg_is_in_recovery()", logger: self.logger)
             for try await readOnly in rows.decode(Bool.self) where readOnly {
@@ -147,6 +150,31 @@ final class PostgresEventStore: EventStore {
     }
 
     // MARK: Queries
+
+    /// Runs `operation` as a task that fails after `queryTimeout`, cancelling it.
+    private func bounded<T: Sendable>(
+        on eventLoop: any EventLoop,
+        _ operation: @escaping @Sendable () async throws -> T
+    ) -> EventLoopFuture<T> {
+        let timeout = self.settings.queryTimeout
+        return eventLoop.makeFutureWithTask {
+            try await withThrowingTaskGroup(of: T.self) { group in
+                group.addTask { try await operation() }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw EventStoreError("PostgreSQL did not answer within queryTimeout (\(timeout))")
+                }
+                defer { group.cancelAll() }
+                do {
+                    return try await group.next()!
+                } catch let error as EventStoreError {
+                    throw error
+                } catch {
+                    throw EventStoreError("PostgreSQL: \(PostgresStorePlugin.describe(error))")
+                }
+            }
+        }
+    }
 
     private func insertQuery(_ records: [EventRecord]) -> PostgresQuery {
         var binds = PostgresBindings(capacity: records.count * 7)

@@ -10,8 +10,9 @@ public import SSEGateway
 /// Settings: `url` (required), `notifyURL` (where `LISTEN` connects, when `url` goes through a pooler in
 /// transaction mode; default `url`), `table` (default `"sse_events"`, also the `NOTIFY` channel), `poolSize`
 /// (connections for publishing and replay; default 4), `pollInterval` (how often a node reads new events without a
-/// notification; default `"100ms"`), `retentionInterval` (default `"10s"`), `connectTimeout` (default `"5s"`) and
-/// `tls` (`"disable"`, `"prefer"` or `"require"`; default `"prefer"`).
+/// notification; default `"100ms"`), `retentionInterval` (default `"10s"`), `connectTimeout` (default `"5s"`),
+/// `queryTimeout` (how long one operation may wait for the server; default `"2s"`) and `tls` (`"disable"`,
+/// `"prefer"` or `"require"`; default `"prefer"`).
 public struct PostgresStorePlugin: EventStorePlugin {
     public static let type = "postgres"
 
@@ -27,6 +28,7 @@ public struct PostgresStorePlugin: EventStorePlugin {
     public let pollInterval: Duration
     public let retentionInterval: Duration
     public let connectTimeout: Duration
+    public let queryTimeout: Duration
     public let tls: TLSMode
     private let context: EventStoreContext
     private let urlKey: String
@@ -69,6 +71,11 @@ public struct PostgresStorePlugin: EventStorePlugin {
             guard timeout >= .milliseconds(100) else { throw node.error("must be at least 100ms") }
             return timeout
         }
+        self.queryTimeout = try settings.decode("queryTimeout", default: .seconds(2)) { node throws(ConfigError) in
+            let timeout = try node.duration()
+            guard timeout >= .milliseconds(10) else { throw node.error("must be at least 10ms") }
+            return timeout
+        }
         self.tls = try settings.decode("tls", default: .prefer) { node throws(ConfigError) in
             try node.oneOf(TLSMode.self)
         }
@@ -91,6 +98,7 @@ public struct PostgresStorePlugin: EventStorePlugin {
             schema: PostgresSchema(table: self.table),
             pollInterval: self.pollInterval,
             retentionInterval: self.retentionInterval,
+            queryTimeout: self.queryTimeout,
             size: history.size,
             maxBytes: history.maxBytes,
             maxAge: history.maxAge,

@@ -73,6 +73,55 @@ struct PostgresStoreProcessTests {
         }
     }
 
+    @Test func postgresStoppedForTwoSecondsIsAnswered503ThenCaughtUpWithoutAGap() async throws {
+        try await PostgresCluster.with { cluster in
+            let (a, portA) = try await Self.serve(cluster)
+            let (b, portB) = try await Self.serve(cluster)
+            let onA = try await TestSubscriber.open(port: portA, query: "topic=outage")
+            let onB = try await TestSubscriber.open(port: portB, query: "topic=outage")
+            let publisher = try await TestPublisher.connect(port: portA)
+            #expect(try await publisher.publish([("topic", "outage"), ("id", "urn:test:o1")]).status == 200)
+
+            try await cluster.stopServer()
+            let stopped = ContinuousClock.now
+            let refused = try await publisher.publish([("topic", "outage"), ("id", "urn:test:lost")])
+            #expect(refused.status == 503, "\(refused.status) \(refused.body)")
+            #expect(refused.header("Retry-After") != nil)
+            #expect(ContinuousClock.now - stopped < .seconds(5), "refused promptly")
+            #expect(try await Self.readiness(port: portA) == 503)
+            try await Task.sleep(for: .seconds(2) - (ContinuousClock.now - stopped))
+            try await cluster.startServer()
+
+            // Ready again by itself, then publishes through either node reach both streams, which stayed open.
+            for port in [portA, portB] {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while try await Self.readiness(port: port) != 200 {
+                    try #require(ContinuousClock.now < deadline, "node on \(port) did not recover")
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            let other = try await TestPublisher.connect(port: portB)
+            #expect(try await other.publish([("topic", "outage"), ("id", "urn:test:o2")]).status == 200)
+            #expect(try await publisher.publish([("topic", "outage"), ("id", "urn:test:o3")]).status == 200)
+            for subscriber in [onA, onB] {
+                try await subscriber.waitForEvents(3, timeout: .seconds(10))
+                #expect(try await subscriber.ids() == ["urn:test:o1", "urn:test:o2", "urn:test:o3"])
+            }
+            for gateway in [a, b] {
+                gateway.signal(SIGTERM)
+                #expect(try await gateway.waitForExit() == 0, "\(gateway.output)")
+            }
+        }
+    }
+
+    static func readiness(port: Int) async throws -> Int {
+        let client = try await RawClient.connect(port: port)
+        try await client.sendRequest("GET", "/readyz")
+        let response = try await client.readResponse()
+        try await client.close()
+        return response.status
+    }
+
     @Test func anUnreachableServerStopsTheGatewayAtStartupNamingTheSetting() async throws {
         let config = try writeConfig(
             #"""

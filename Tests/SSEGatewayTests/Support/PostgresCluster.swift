@@ -94,7 +94,9 @@ final class PostgresCluster: Sendable {
     }
 
     private func destroy() async {
-        _ = try? await self.stopServer()
+        if FileManager.default.fileExists(atPath: "\(self.folder)/data/postmaster.pid") {
+            _ = try? await self.stopServer()
+        }
         try? FileManager.default.removeItem(atPath: self.folder)
     }
 
