@@ -1,7 +1,9 @@
-/// A path where the hub is served, with its own view of the middleware chain.
+/// A path where the hub, or a stream handler, is served, with its own view of the middleware chain.
 ///
 /// The hub is always at `/.well-known/mercure`; a route with that path changes its chain, any other path mounts the
-/// same hub (same topics, same history) a second time, for example without compression or without auth.
+/// same hub (same topics, same history) a second time, for example without compression or without auth. A route
+/// with `stream` serves the ``StreamHandler`` registered under that name instead, with the route's other keys as its
+/// settings.
 public struct HubRoute: Sendable, Equatable {
     /// The path, starting with `/`.
     public var path: String
@@ -9,11 +11,27 @@ public struct HubRoute: Sendable, Equatable {
     public var skip: [String] = []
     /// A chain that replaces the global one for this route, when set.
     public var middleware: [MiddlewareEntry]?
+    /// The stream handler this route serves (`"stream"`), or nil for the hub.
+    public var stream: String?
+    /// Every key of the route, for its stream handler to read.
+    public var settings: [String: JSONValue]
+    /// Where the route sits in the document, for error messages.
+    public var configPath: String
 
-    public init(path: String, skip: [String] = [], middleware: [MiddlewareEntry]? = nil) {
+    public init(
+        path: String,
+        skip: [String] = [],
+        middleware: [MiddlewareEntry]? = nil,
+        stream: String? = nil,
+        settings: [String: JSONValue] = [:],
+        configPath: String = "routes"
+    ) {
         self.path = path
         self.skip = skip
         self.middleware = middleware
+        self.stream = stream
+        self.settings = settings
+        self.configPath = configPath
     }
 
     static let reservedPaths: Set<String> = ["/healthz", "/readyz", "/metrics"]
@@ -49,6 +67,18 @@ extension HubRoute {
         if let skipNode, middleware != nil {
             throw skipNode.error("use either \"skip\" or \"middleware\" in a route, not both")
         }
-        try object.finish()
+        stream = try object.decodeIfPresent("stream") { node throws(ConfigError) in
+            let name = try node.string()
+            guard !name.isEmpty else { throw node.error("must not be empty") }
+            guard path != Route.hubPath else { throw node.error("\(Route.hubPath) serves the hub") }
+            return name
+        }
+        configPath = node.path
+        if stream != nil {
+            // The rest are the stream handler's settings, which it reads and checks when the gateway is built.
+            settings = object.members
+        } else {
+            try object.finish()
+        }
     }
 }

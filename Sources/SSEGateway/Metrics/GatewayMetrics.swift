@@ -12,6 +12,9 @@ final class GatewayMetrics: Sendable {
     let eventsPublished: CoreMetrics.Counter
     let eventsDelivered: CoreMetrics.Counter
     let closeListenerFailures: CoreMetrics.Counter
+    /// Stream handlers' tasks still running (a handler that ignores cancellation shows here).
+    let streamHandlersActive: CoreMetrics.Meter
+    let streamHandlerFailures: CoreMetrics.Counter
     private let closedByReason = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
     private let requestsByStatus = NIOLockedValueBox<[Int: CoreMetrics.Counter]>([:])
 
@@ -23,7 +26,11 @@ final class GatewayMetrics: Sendable {
         self.eventsDelivered = CoreMetrics.Counter(label: "sse_events_delivered_total", factory: self.factory)
         self.closeListenerFailures = CoreMetrics.Counter(
             label: "sse_close_listener_failures_total", factory: self.factory)
+        self.streamHandlersActive = CoreMetrics.Meter(label: "sse_stream_handlers_active", factory: self.factory)
+        self.streamHandlerFailures = CoreMetrics.Counter(
+            label: "sse_stream_handler_failures_total", factory: self.factory)
         self.sessionsActive.set(0)
+        self.streamHandlersActive.set(0)
     }
 
     func sessionClosed(reason: CloseReason) {

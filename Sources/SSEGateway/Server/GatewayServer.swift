@@ -45,6 +45,7 @@ public final class GatewayServer: Sendable {
     /// - Parameters:
     ///   - registry: the middleware that the configuration's `middleware` lists may name.
     ///   - stores: the kinds of store that `hub.store` may name.
+    ///   - streams: the stream handlers that routes may name by `stream`.
     ///   - middleware: middleware given in code, appended (innermost) to every route's chain.
     ///   - eventLoopGroup: loops to serve on; by default the server makes `server.threads` of its own.
     ///   - eventStore: where events are committed and replayed from; by default the kind `hub.store` names, opened
@@ -54,6 +55,7 @@ public final class GatewayServer: Sendable {
         configuration: GatewayConfiguration,
         registry: MiddlewareRegistry = MiddlewareRegistry(),
         stores: EventStoreRegistry = EventStoreRegistry(),
+        streams: StreamHandlerRegistry = StreamHandlerRegistry(),
         middleware: [any Middleware] = [],
         eventLoopGroup: (any EventLoopGroup)? = nil,
         eventStore: (any EventStore)? = nil,
@@ -79,6 +81,7 @@ public final class GatewayServer: Sendable {
         let mounts = try HubMounts.build(
             configuration: configuration,
             registry: registry,
+            streams: streams,
             extra: middleware,
             logger: logger,
             metrics: metrics.factory,
@@ -112,7 +115,8 @@ public final class GatewayServer: Sendable {
     public static func check(
         configuration: GatewayConfiguration,
         registry: MiddlewareRegistry,
-        stores: EventStoreRegistry = EventStoreRegistry()
+        stores: EventStoreRegistry = EventStoreRegistry(),
+        streams: StreamHandlerRegistry = StreamHandlerRegistry()
     ) throws(ConfigError) -> [String] {
         let quiet = Logger(label: "sse-gateway", factory: { _ in SwiftLogNoOpLogHandler() })
         _ = try stores.make(configuration.hub.store, context: Self.storeContext(configuration, logger: quiet))
@@ -122,6 +126,7 @@ public final class GatewayServer: Sendable {
         let warnings = try HubMounts.build(
             configuration: configuration,
             registry: registry,
+            streams: streams,
             extra: [],
             logger: quiet,
             metrics: NOOPMetricsHandler.instance,

@@ -2,16 +2,21 @@ import CoreMetrics
 import Logging
 import NIOConcurrencyHelpers
 
-/// One path where the hub is served, with the middleware chain its requests pass through (outermost first).
+/// One path where the hub (or a stream handler) is served, with the middleware chain its requests pass through
+/// (outermost first).
 struct HubMount: Sendable {
     let path: String
     let middleware: [any Middleware]
+    /// The stream handler the path serves, or nil for the hub.
+    var handler: (any StreamHandler)? = nil
 }
 
 /// Every hub path of a server, built from the configuration and the registry.
 struct HubMounts: Sendable {
     let mounts: [HubMount]
     let indexByPath: [String: Int]
+    /// The mounts that serve a stream handler: they take `GET` and `HEAD` only.
+    let streamMounts: Set<Int>
     let warnings: [String]
 
     /// Builds each configured chain. The global chain is made once and shared by the routes that use it;
@@ -19,6 +24,7 @@ struct HubMounts: Sendable {
     static func build(
         configuration: GatewayConfiguration,
         registry: MiddlewareRegistry,
+        streams: StreamHandlerRegistry = StreamHandlerRegistry(),
         extra: [any Middleware],
         logger: Logger,
         metrics: any MetricsFactory,
@@ -53,12 +59,17 @@ struct HubMounts: Sendable {
             } else {
                 chain = global.filter { !route.skip.contains($0.0) }
             }
+            let context = MiddlewareContext(
+                name: route.stream ?? route.path, logger: logger, metrics: metrics,
+                shutdownHandlers: shutdownHandlers, warnings: warnings)
+            let handler = try streams.make(route, context: context)
             indexByPath[route.path] = mounts.count
-            mounts.append(HubMount(path: route.path, middleware: chain.map(\.1) + extra))
+            mounts.append(HubMount(path: route.path, middleware: chain.map(\.1) + extra, handler: handler))
         }
         return HubMounts(
             mounts: mounts,
             indexByPath: indexByPath,
+            streamMounts: Set(mounts.indices.filter { mounts[$0].handler != nil }),
             warnings: configuration.warnings + warnings.withLockedValue { $0 }
         )
     }

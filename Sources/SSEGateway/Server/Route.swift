@@ -13,7 +13,14 @@ enum Route: Equatable {
 
     static let hubPath = "/.well-known/mercure"
 
-    init(method: HTTPMethod, path: String, mounts: [String: Int] = [Route.hubPath: 0]) {
+    init(method: HTTPMethod, path: String, mounts: [String: Int] = [Route.hubPath: 0], streamMounts: Set<Int> = []) {
+        if let mount = mounts[path], streamMounts.contains(mount) {
+            switch method {
+            case .GET, .HEAD: self = .subscribe(mount: mount)
+            default: self = .methodNotAllowed(allow: "GET, HEAD", mount: mount)
+            }
+            return
+        }
         if let mount = mounts[path] {
             switch method {
             case .GET, .HEAD: self = .subscribe(mount: mount)

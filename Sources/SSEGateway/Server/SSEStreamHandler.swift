@@ -43,6 +43,10 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var flushing = false
     /// What the stream replays when it attaches, worked out in the connect phase.
     private let replay: ReplayPlan?
+    /// The Swift handler that writes this stream, for a stream route; nil for the hub.
+    private let source: StreamHandlerRun?
+    /// Sends of a stream handler waiting for the socket to take bytes again, oldest first.
+    private var waitingSends: [(message: ByteBuffer, kind: StreamMessageKind, promise: EventLoopPromise<Void>)] = []
 
     init(
         session: Session,
@@ -50,9 +54,11 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         head: ByteBuffer,
         chunked: Bool,
         maxBufferedBytes: Int,
-        replay: ReplayPlan? = nil
+        replay: ReplayPlan? = nil,
+        source: StreamHandlerRun? = nil
     ) {
         self.replay = replay
+        self.source = source
         self.session = session
         self.selectors = session.topics
         self.eventLoop = session.eventLoop
@@ -91,8 +97,13 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.session.close(reason: .clientDisconnected)
             return
         }
-        let attachment = self.hub.attach(self, replay: self.replay)
-        self.attached = true
+        let attachment: Hub.Attachment
+        if self.source == nil {
+            attachment = self.hub.attach(self, replay: self.replay)
+            self.attached = true
+        } else {
+            attachment = Hub.Attachment(replay: [], replyLastEventID: nil)
+        }
         var head = self.head
         if let reply = attachment.replyLastEventID {
             head.writeString("Last-Event-ID: \(reply)\r\n")
@@ -119,9 +130,14 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.session.setTeardown { _ in
             loopBound.value.teardown()
         }
+        if let source, let sessionStream {
+            source.start(writer: StreamWriter(stream: sessionStream))
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.source?.cancel()
+        self.failWaitingSends()
         self.detach()
         self.unlink()
         self.context = nil
@@ -171,6 +187,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             context.writeAndFlush(self.wrapOutboundOut(coalesced), promise: nil)
             self.flushing = false
         }
+        self.resumeWaitingSends()
         context.fireChannelWritabilityChanged()
     }
 
@@ -236,6 +253,41 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         return self.write(bytes, kind: kind, flush: true)
     }
 
+    /// Writes a stream handler's message once the socket takes bytes: at once while it does, else when it drains,
+    /// in order. The future fails once the session has closed.
+    func sendWhenWritable(_ message: ByteBuffer, kind: StreamMessageKind) -> EventLoopFuture<Void> {
+        let eventLoop = self.session.eventLoop
+        guard self.context != nil, !self.session.isClosed else {
+            return eventLoop.makeFailedFuture(StreamClosedError(reason: self.session.closeReason))
+        }
+        if self.writable, self.waitingSends.isEmpty {
+            guard self.sendMessage(message, kind: kind) else {
+                return eventLoop.makeFailedFuture(StreamClosedError(reason: self.session.closeReason))
+            }
+            return eventLoop.makeSucceededVoidFuture()
+        }
+        let promise = eventLoop.makePromise(of: Void.self)
+        self.waitingSends.append((message, kind, promise))
+        return promise.futureResult
+    }
+
+    private func resumeWaitingSends() {
+        while self.writable, !self.waitingSends.isEmpty {
+            let (message, kind, promise) = self.waitingSends.removeFirst()
+            if self.sendMessage(message, kind: kind) {
+                promise.succeed()
+            } else {
+                promise.fail(StreamClosedError(reason: self.session.closeReason))
+            }
+        }
+    }
+
+    private func failWaitingSends() {
+        let waiting = self.waitingSends
+        self.waitingSends.removeAll()
+        for send in waiting { send.promise.fail(StreamClosedError(reason: self.session.closeReason)) }
+    }
+
     /// Writes `event` unless it was already sent or replayed; returns whether it was taken. Without `flush`, the
     /// caller flushes later through ``flushIfNeeded()``.
     func offer(_ event: HubEvent, matched: Bool, flush: Bool) -> Bool {
@@ -299,8 +351,10 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func teardown() {
+        self.source?.cancel()
         self.detach()
         self.pending.removeAll()
+        self.failWaitingSends()
         guard let context = self.context, context.channel.isActive else { return }
         if self.writable {
             // End the body properly (compression trailer, last chunk) so clients and proxies see a complete

@@ -31,4 +31,8 @@ public struct CloseReason: Hashable, Sendable, CustomStringConvertible {
     public static let headRequest = CloseReason("head_request")
     /// The connect phase rejected or failed the stream before it opened.
     public static let rejected = CloseReason("rejected")
+    /// A stream handler returned: its stream ended cleanly.
+    public static let completed = CloseReason("completed")
+    /// A stream handler threw; the error is logged.
+    public static let handlerFailed = CloseReason("handler_failed")
 }

@@ -16,6 +16,7 @@ enum TestGateway {
         registry: MiddlewareRegistry = .plugins,
         configuration: GatewayConfiguration = .testing(),
         eventStore: (any EventStore)? = nil,
+        streams: StreamHandlerRegistry = StreamHandlerRegistry(),
         _ body: (GatewayServer, Int) async throws -> T
     ) async throws -> T {
         var configuration = configuration
@@ -26,8 +27,8 @@ enum TestGateway {
         var logger = Logger(label: "test-gateway")
         logger.logLevel = .critical
         let server = try GatewayServer(
-            configuration: configuration, registry: registry, middleware: middleware, eventStore: eventStore,
-            logger: logger)
+            configuration: configuration, registry: registry, streams: streams, middleware: middleware,
+            eventStore: eventStore, logger: logger)
         try await server.start()
         let port = server.localAddress!.port!
         do {

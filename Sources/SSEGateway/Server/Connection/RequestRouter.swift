@@ -18,7 +18,9 @@ struct RequestRouter {
         responseHeaders: inout HTTPHeaders
     ) -> (Route, HTTPConnectionStateMachine.Verdict) {
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        let route = Route(method: head.method, path: String(path), mounts: self.server.mounts.indexByPath)
+        let route = Route(
+            method: head.method, path: String(path), mounts: self.server.mounts.indexByPath,
+            streamMounts: self.server.mounts.streamMounts)
         let middleware = route.mount.map { self.server.mounts.mounts[$0].middleware } ?? []
         let connection = AdmissionPolicy.Connection(
             capacity: capacity, isQuiescing: self.server.closing.load(ordering: .relaxed))

@@ -26,16 +26,21 @@ struct SubscribeEndpoint {
         responseHeaders: HTTPHeaders,
         channel: any Channel
     ) -> Start {
-        let topics = facts.query.compactMap { $0.name == "topic" ? $0.value : nil }
-        guard !topics.isEmpty else {
-            return .refused(.text(.badRequest, "Missing \"topic\" parameter"))
-        }
         let selectors: [TopicSelector]
-        switch SubscribeLimits(self.server.configuration.hub.subscribe).check(topics) {
-        case .accepted(let parsed):
-            selectors = parsed
-        case .rejected(let reason):
-            return .refused(.text(.badRequest, reason))
+        if mount.handler != nil {
+            // A stream handler's route: what the stream carries is the handler's business, not topics.
+            selectors = []
+        } else {
+            let topics = facts.query.compactMap { $0.name == "topic" ? $0.value : nil }
+            guard !topics.isEmpty else {
+                return .refused(.text(.badRequest, "Missing \"topic\" parameter"))
+            }
+            switch SubscribeLimits(self.server.configuration.hub.subscribe).check(topics) {
+            case .accepted(let parsed):
+                selectors = parsed
+            case .rejected(let reason):
+                return .refused(.text(.badRequest, reason))
+            }
         }
         let lastEventID =
             head.headers.first(name: "last-event-id") ?? facts.query.first(where: { $0.name == "lastEventID" })?.value
@@ -61,8 +66,9 @@ struct SubscribeEndpoint {
         let eventLoop = channel.eventLoop
         // The replay is worked out once the middleware has admitted the stream (a HEAD has none): from the hub's
         // memory at once, or from the store when the cursor is older.
+        let isStreamRoute = mount.handler != nil
         let replay = { @Sendable () -> EventLoopFuture<ReplayPlan?> in
-            guard head.method != .HEAD else { return eventLoop.makeSucceededFuture(nil) }
+            guard head.method != .HEAD, !isStreamRoute else { return eventLoop.makeSucceededFuture(nil) }
             return hub.prepareReplay(
                 from: session.lastEventID, abandoned: session.closeFuture.map { _ in () }, on: eventLoop)
         }
@@ -142,7 +148,11 @@ struct SubscribeEndpoint {
             head: head,
             chunked: chunked,
             maxBufferedBytes: max(1, self.server.configuration.streams.maxBufferedBytes / 2),
-            replay: replay
+            replay: replay,
+            source: mount.handler.map {
+                StreamHandlerRun(
+                    handler: $0, session: session, logger: self.server.logger, metrics: self.server.metrics)
+            }
         )
         let sessionStream = SessionStream(session: session, channel: channel)
         stream.link(sessionStream)
