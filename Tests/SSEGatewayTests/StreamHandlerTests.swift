@@ -192,6 +192,26 @@ struct StreamHandlerTests {
         }
     }
 
+    @Test func compressionAndHeartbeatApplyToStreamRoutesAsToTheHub() async throws {
+        let idle = Idle()
+        var streams = StreamHandlerRegistry()
+        streams.register("idle", handler: idle)
+        let configuration = try Self.configuration(
+            #"[{"path": "/zipped", "stream": "idle"}, {"path": "/plain", "stream": "idle", "skip": ["compression"]}]"#,
+            middleware: #"[{"use": "compression"}, {"use": "heartbeat", "interval": "100ms"}]"#)
+        try await TestGateway.run(configuration: configuration, streams: streams) { _, port in
+            let zipped = try await RawClient.connect(port: port)
+            try await zipped.sendRequest("GET", "/zipped", headers: ["Accept-Encoding: gzip"])
+            let head = try await zipped.waitFor(text: "\r\n\r\n")
+            #expect(head.contains("Content-Encoding: gzip"), "\(head)")
+            let plain = try await RawClient.connect(port: port)
+            try await plain.sendRequest("GET", "/plain", headers: ["Accept-Encoding: gzip"])
+            // The opening comment, then at least one heartbeat on a stream whose handler sends nothing.
+            try await plain.waitFor(text: ":\n", occurrences: 2, timeout: .seconds(5))
+            #expect(!(try await plain.text).contains("Content-Encoding"))
+        }
+    }
+
     @Test(
         arguments: [
             (
