@@ -17,6 +17,8 @@ public struct HubRoute: Sendable, Equatable {
     public var settings: [String: JSONValue]
     /// Where the route sits in the document, for error messages.
     public var configPath: String
+    /// The SSE backend this route serves (`"upstream"`), or nil.
+    public var upstream: UpstreamSettings?
 
     public init(
         path: String,
@@ -72,6 +74,13 @@ extension HubRoute {
             guard !name.isEmpty else { throw node.error("must not be empty") }
             guard path != Route.hubPath else { throw node.error("\(Route.hubPath) serves the hub") }
             return name
+        }
+        upstream = try object.decodeIfPresent("upstream") { node throws(ConfigError) in
+            guard path != Route.hubPath else { throw node.error("\(Route.hubPath) serves the hub") }
+            return try UpstreamSettings(from: node)
+        }
+        if let upstreamNode = object.node("upstream"), stream != nil {
+            throw upstreamNode.error("use either \"stream\" or \"upstream\" in a route, not both")
         }
         configPath = node.path
         if stream != nil {

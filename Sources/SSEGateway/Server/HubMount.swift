@@ -51,6 +51,7 @@ struct HubMounts: Sendable {
             routes.insert(HubRoute(path: Route.hubPath), at: 0)
         }
         var mounts: [HubMount] = []
+        let upstreamMetrics = UpstreamStreamHandler.Metrics(factory: metrics)
         var indexByPath: [String: Int] = [:]
         for route in routes {
             let chain: [(String, any Middleware)]
@@ -62,7 +63,12 @@ struct HubMounts: Sendable {
             let context = MiddlewareContext(
                 name: route.stream ?? route.path, logger: logger, metrics: metrics,
                 shutdownHandlers: shutdownHandlers, warnings: warnings)
-            let handler = try streams.make(route, context: context)
+            let handler: (any StreamHandler)?
+            if let upstream = route.upstream {
+                handler = UpstreamStreamHandler(settings: upstream, logger: logger, metrics: upstreamMetrics)
+            } else {
+                handler = try streams.make(route, context: context)
+            }
             indexByPath[route.path] = mounts.count
             mounts.append(HubMount(path: route.path, middleware: chain.map(\.1) + extra, handler: handler))
         }

@@ -5,10 +5,19 @@
 /// for whatever reason (the client sent FIN or RST, even on an idle stream; a timeout; shutdown), so the work behind
 /// a departed client stops at once instead of at its next write.
 public protocol StreamHandler: Sendable {
+    /// Runs in the connect phase, after the chain's middleware and before the stream's head is sent: throw an
+    /// ``HTTPRejection`` to answer with its status instead of a stream (a backend that is not there: `502`).
+    func prepare(_ session: Session) async throws
+
     /// Streams to one client. Returning ends the stream cleanly (reason ``CloseReason/completed``); throwing ends it
     /// with ``CloseReason/handlerFailed``, logged with the error. ``StreamWriter/send(_:)`` waits while the client
     /// is not reading, and throws once the session has closed.
     func stream(_ session: Session, to writer: StreamWriter) async throws
+}
+
+extension StreamHandler {
+    /// Nothing to check before the stream opens.
+    public func prepare(_ session: Session) async throws {}
 }
 
 /// A stream handler that configuration names by `stream`, made from the route's own settings.

@@ -29,6 +29,21 @@ public final class StreamWriter: Sendable {
         try await self.write(buffer, kind: .comment)
     }
 
+    /// Passes on a block read from another event stream, fields unchanged: an event when it has `data`, else the
+    /// `id` and `retry` it sets (which update the client without dispatching anything).
+    func forward(_ message: SSEParser.Message) async throws {
+        if let data = message.data {
+            try await self.send(ServerSentEvent(id: message.id, type: message.type, retry: message.retry, data: data))
+            return
+        }
+        var buffer = ByteBufferAllocator().buffer(capacity: 64)
+        if let retry = message.retry { buffer.writeString("retry: \(retry)\n") }
+        if let id = message.id { buffer.writeString("id: \(id)\n") }
+        guard buffer.readableBytes > 0 else { return }
+        buffer.writeString("\n")
+        try await self.write(buffer, kind: .comment)
+    }
+
     private func write(_ message: ByteBuffer, kind: StreamMessageKind) async throws {
         try Task.checkCancellation()
         let stream = self.stream

@@ -72,14 +72,16 @@ struct SubscribeEndpoint {
             return hub.prepareReplay(
                 from: session.lastEventID, abandoned: session.closeFuture.map { _ in () }, on: eventLoop)
         }
-        guard !mount.middleware.isEmpty else {
+        guard !mount.middleware.isEmpty || mount.handler != nil else {
             return .connecting(session, replay())
         }
         let middleware = mount.middleware
+        let handler = head.method == .HEAD ? nil : mount.handler
         let phase = eventLoop.makeFutureWithTask {
             for step in middleware {
                 try await step.connect(session)
             }
+            try await handler?.prepare(session)
         }
         return .connecting(session, phase.flatMap { replay() })
     }

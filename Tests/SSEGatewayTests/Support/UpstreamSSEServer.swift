@@ -1,0 +1,136 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A small SSE backend for the upstream-route tests: serves its events after the request's `Last-Event-ID`, pushes
+/// new ones to every open stream, records when each connection opens and closes and what it asked, and can stop and
+/// start again on the same port.
+final class UpstreamSSEServer: Sendable {
+    struct Connection: Sendable {
+        var opened: ContinuousClock.Instant
+        var closed: ContinuousClock.Instant?
+        var uri: String
+        var headers: HTTPHeaders
+    }
+
+    struct State {
+        var events: [(id: String, text: String)] = []
+        var connections: [Connection] = []
+        var open: [Int: any Channel] = [:]
+        var answersHTML = false
+        var server: (any Channel)?
+    }
+
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let state = NIOLockedValueBox(State())
+    private let boundPort = NIOLockedValueBox(0)
+
+    /// The port, the same across restarts.
+    var port: Int { self.boundPort.withLockedValue { $0 } }
+
+    static func start() async throws -> UpstreamSSEServer {
+        let server = UpstreamSSEServer()
+        try await server.listen(port: 0)
+        return server
+    }
+
+    private func listen(port: Int) async throws {
+        let channel = try await ServerBootstrap(group: Self.group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(Handler(server: self))
+                }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        self.boundPort.withLockedValue { $0 = channel.localAddress!.port! }
+        self.state.withLockedValue { $0.server = channel }
+    }
+
+    /// Stops listening and closes every stream, as a backend that restarts does.
+    func stop() async throws {
+        let (server, open) = self.state.withLockedValue { state in
+            defer {
+                state.server = nil
+                state.open = [:]
+            }
+            return (state.server, Array(state.open.values))
+        }
+        for channel in open { try? await channel.close() }
+        try await server?.close()
+    }
+
+    /// Listens again on the same port.
+    func restart() async throws {
+        try await self.listen(port: self.port)
+    }
+
+    func answerHTML(_ html: Bool) {
+        self.state.withLockedValue { $0.answersHTML = html }
+    }
+
+    /// Adds an event (its text as the backend frames it) and sends it to every open stream.
+    func publish(id: String, text: String) {
+        let open = self.state.withLockedValue { state in
+            state.events.append((id, text))
+            return Array(state.open.values)
+        }
+        for channel in open {
+            channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(ByteBuffer(string: text))), promise: nil)
+        }
+    }
+
+    var connections: [Connection] { self.state.withLockedValue { $0.connections } }
+
+    private final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let server: UpstreamSSEServer
+        var index: Int?
+
+        init(server: UpstreamSSEServer) { self.server = server }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            guard case .head(let request) = Self.unwrapInboundIn(data) else { return }
+            let channel = context.channel
+            let (html, backlog, index) = self.server.state.withLockedValue { state in
+                let index = state.connections.count
+                state.connections.append(Connection(opened: .now, uri: request.uri, headers: request.headers))
+                if !state.answersHTML { state.open[index] = channel }
+                let after = request.headers.first(name: "last-event-id")
+                let start = after.flatMap { id in state.events.firstIndex { $0.id == id }.map { $0 + 1 } } ?? 0
+                return (state.answersHTML, state.events[start...].map(\.text).joined(), index)
+            }
+            self.index = index
+            if html {
+                let head = HTTPResponseHead(
+                    version: .http1_1, status: .notFound, headers: ["Content-Type": "text/html", "Content-Length": "9"])
+                context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+                context.write(Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "not here\n")))), promise: nil)
+                context.writeAndFlush(Self.wrapOutboundOut(.end(nil)), promise: nil)
+                return
+            }
+            let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Type": "text/event-stream"])
+            context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+            context.writeAndFlush(
+                Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: ": hello\n\n" + backlog)))), promise: nil)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            if let index = self.index {
+                self.server.state.withLockedValue { state in
+                    state.connections[index].closed = .now
+                    state.open[index] = nil
+                }
+            }
+            context.fireChannelInactive()
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
+    }
+}

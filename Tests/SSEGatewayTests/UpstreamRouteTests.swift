@@ -1,0 +1,124 @@
+import Foundation
+import NIOCore
+import Testing
+
+@testable import SSEGateway
+
+/// Routes that serve an SSE backend through the chain, against a real backend over loopback.
+@Suite("upstream routes", .serialized, .timeLimit(.minutes(2)))
+struct UpstreamRouteTests {
+    static func configuration(_ upstream: String, middleware: String = "[]") throws -> GatewayConfiguration {
+        var configuration = try GatewayConfiguration(
+            jsonString: #"{"routes": [{"path": "/app/ticks", "upstream": \#(upstream)}], "middleware": \#(middleware)}"#
+        )
+        configuration.server.host = "127.0.0.1"
+        configuration.server.port = 0
+        configuration.server.threads = 2
+        return configuration
+    }
+
+    @Test func eventsPassThroughFieldForFieldWithTheQueryAndTheCursorForwarded() async throws {
+        let backend = try await UpstreamSSEServer.start()
+        backend.publish(id: "e1", text: "id: e1\ndata: one\n\n")
+        backend.publish(id: "e2", text: "event: add\r\nid: e2\r\nretry: 1500\r\ndata: two\r\ndata: lines\r\n\r\n")
+        backend.publish(id: "e3", text: "id: e3\ndata:three\n\n")
+        let upstream = #"{"url": "http://127.0.0.1:\#(backend.port)/ticks?fixed=1", "forwardHeaders": ["X-Trace"]}"#
+        try await TestGateway.run(configuration: try Self.configuration(upstream)) { _, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.sendRequest(
+                "GET", "/app/ticks?client=2",
+                headers: ["Last-Event-ID: e1", "X-Trace: abc", "Authorization: Bearer not-forwarded"])
+            try await client.waitFor(text: "id: e3\n")
+            let events = TestSubscriber.events(in: try await TestSubscriber(client: client).body())
+            #expect(events == ["event: add\nretry: 1500\nid: e2\ndata: two\ndata: lines", "id: e3\ndata: three"])
+            let request = try #require(backend.connections.first)
+            #expect(request.uri == "/ticks?fixed=1&client=2")
+            #expect(request.headers.first(name: "last-event-id") == "e1")
+            #expect(request.headers.first(name: "x-trace") == "abc")
+            #expect(request.headers.first(name: "authorization") == nil, "Authorization only when configured")
+            try await client.close()
+        }
+        try await backend.stop()
+    }
+
+    @Test func aClientLeavingAnIdleStreamClosesTheBackendsRequestAtOnce() async throws {
+        let backend = try await UpstreamSSEServer.start()
+        try await TestGateway.run(configuration: try Self.configuration("\"http://127.0.0.1:\(backend.port)/\"")) {
+            _, port in
+            for round in 0..<10 {
+                let client = try await RawClient.connect(port: port)
+                try await client.sendRequest("GET", "/app/ticks")
+                try await client.waitFor(text: ":\n")
+                let left = ContinuousClock.now
+                if round % 2 == 0 { try await client.close() } else { try await client.reset() }
+                let deadline = ContinuousClock.now + .seconds(2)
+                while backend.connections[round].closed == nil {
+                    try #require(ContinuousClock.now < deadline, "the backend's connection \(round) stayed open")
+                    try await Task.sleep(for: .milliseconds(1))
+                }
+                let after = left.duration(to: try #require(backend.connections[round].closed))
+                #expect(after < .milliseconds(50), "closed \(after) after the client left")
+            }
+        }
+        try await backend.stop()
+    }
+
+    @Test func aBackendThatDoesNotStreamGetsTheClient502() async throws {
+        let backend = try await UpstreamSSEServer.start()
+        backend.answerHTML(true)
+        try await TestGateway.run(configuration: try Self.configuration("\"http://127.0.0.1:\(backend.port)/\"")) {
+            _, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.sendRequest("GET", "/app/ticks")
+            let answer = try await client.readResponse()
+            #expect(answer.status == 502)
+            #expect(answer.body.contains("answered 404 (text/html)"), "\(answer.body)")
+        }
+        try await backend.stop()
+        try await TestGateway.run(configuration: try Self.configuration("\"http://127.0.0.1:1/\"")) { _, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.sendRequest("GET", "/app/ticks")
+            let answer = try await client.readResponse()
+            #expect(answer.status == 502)
+            #expect(answer.body.contains("unreachable"), "\(answer.body)")
+        }
+    }
+
+    @Test func aBackendThatRestartsIsInvisibleToTheClientsOneStream() async throws {
+        let backend = try await UpstreamSSEServer.start()
+        let upstream = #"{"url": "http://127.0.0.1:\#(backend.port)/", "maxBackoff": "200ms"}"#
+        try await TestGateway.run(configuration: try Self.configuration(upstream)) { server, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.sendRequest("GET", "/app/ticks")
+            try await client.waitFor(text: ":\n")
+            for n in 1...5 { backend.publish(id: "r\(n)", text: "id: r\(n)\nretry: 50\ndata: \(n)\n\n") }
+            try await client.waitFor(text: "id: r5\n")
+            try await backend.stop()
+            // Published while the backend is down: it serves them after the cursor once it is back.
+            for n in 6...10 { backend.publish(id: "r\(n)", text: "id: r\(n)\nretry: 50\ndata: \(n)\n\n") }
+            try await backend.restart()
+            try await client.waitFor(text: "id: r10\n", timeout: .seconds(10))
+            for n in 11...12 { backend.publish(id: "r\(n)", text: "id: r\(n)\ndata: \(n)\n\n") }
+            try await client.waitFor(text: "id: r12\n", timeout: .seconds(10))
+            let ids = try await TestSubscriber(client: client).ids()
+            #expect(ids == (1...12).map { "r\($0)" }, "every event once, in order, on one connection")
+            let reconnect = try #require(backend.connections.last)
+            #expect(reconnect.headers.first(name: "last-event-id") == "r5")
+            #expect(server.renderMetrics().contains("sse_upstream_reconnects_total"))
+        }
+        try await backend.stop()
+    }
+
+    @Test(
+        arguments: [
+            (#""ftp://x/""#, "routes[0].upstream: must be an http:// URL"),
+            (#"{"url": "http://x:99999/"}"#, "routes[0].upstream.url: has no valid port"),
+            (#"{"url": "http://x/", "forwardHeaders": ["bad header"]}"#, "routes[0].upstream.forwardHeaders[0]:"),
+            (#"{"url": "http://x/", "retry": 1}"#, "routes[0].upstream.retry: unknown key"),
+        ]
+    )
+    func badUpstreamSettingsAreConfigErrorsNamingTheirPath(upstream: String, message: String) throws {
+        let error = try #require(throws: ConfigError.self) { try Self.configuration(upstream) }
+        #expect("\(error)".hasPrefix(message), "\(error)")
+    }
+}
