@@ -109,6 +109,39 @@ struct UpstreamRouteTests {
         try await backend.stop()
     }
 
+    @Test func theChainAppliesHeartbeatsOnAnIdleUpstreamAndAuthWithoutAnonymous() async throws {
+        let backend = try await UpstreamSSEServer.start()
+        let secret = "upstream-route-secret-0123456789abcdef0123456789"
+        var configuration = try Self.configuration(
+            "\"http://127.0.0.1:\(backend.port)/\"",
+            middleware: #"[{"use": "heartbeat", "interval": "100ms"}]"#)
+        configuration.routes.append(
+            HubRoute(
+                path: "/app/private",
+                middleware: [
+                    MiddlewareEntry(
+                        use: "auth",
+                        settings: [
+                            "use": .string("auth"),
+                            "subscriber": .object(["key": .string(secret)]),
+                            "publisher": .object(["key": .string(secret)]),
+                        ], path: "routes[1].middleware[0]")
+                ],
+                configPath: "routes[1]"))
+        configuration.routes[1].upstream = configuration.routes[0].upstream
+        try await TestGateway.run(configuration: configuration) { _, port in
+            let idle = try await RawClient.connect(port: port)
+            try await idle.sendRequest("GET", "/app/ticks")
+            // The opening comment, then heartbeats although the backend sends nothing.
+            try await idle.waitFor(text: ":\n", occurrences: 3, timeout: .seconds(5))
+            let refused = try await RawClient.connect(port: port)
+            try await refused.sendRequest("GET", "/app/private")
+            #expect(try await refused.readResponse().status == 401)
+            #expect(backend.connections.count == 1, "a refused client costs no upstream request")
+        }
+        try await backend.stop()
+    }
+
     @Test(
         arguments: [
             (#""ftp://x/""#, "routes[0].upstream: must be an http:// URL"),
