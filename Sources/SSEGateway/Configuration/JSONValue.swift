@@ -104,7 +104,8 @@ public enum JSONValue: Sendable, Equatable, Decodable, CustomStringConvertible {
         }
     }
 
-    private static func writeQuoted(_ string: String, to output: inout String) {
+    /// Appends `string` as a JSON string literal; also how stores write event topics.
+    static func writeQuoted(_ string: String, to output: inout String) {
         output += "\""
         for scalar in string.unicodeScalars {
             switch scalar {

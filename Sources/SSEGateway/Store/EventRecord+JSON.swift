@@ -7,21 +7,7 @@ extension EventRecord {
         var json = "["
         for (index, topic) in self.topics.enumerated() {
             if index > 0 { json += "," }
-            json += "\""
-            for scalar in topic.unicodeScalars {
-                switch scalar {
-                case "\"": json += "\\\""
-                case "\\": json += "\\\\"
-                case "\n": json += "\\n"
-                case "\r": json += "\\r"
-                case "\t": json += "\\t"
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    json += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                default: json.unicodeScalars.append(scalar)
-                }
-            }
-            json += "\""
+            JSONValue.writeQuoted(topic, to: &json)
         }
         return json + "]"
     }
