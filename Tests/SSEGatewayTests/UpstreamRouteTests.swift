@@ -142,6 +142,46 @@ struct UpstreamRouteTests {
         try await backend.stop()
     }
 
+    @Test func sharedModeServesTwoHundredClientsFromOneUpstreamRequest() async throws {
+        let backend = try await UpstreamSSEServer.start()
+        let upstream = #"{"url": "http://127.0.0.1:\#(backend.port)/", "share": true, "linger": "300ms"}"#
+        try await TestGateway.run(configuration: try Self.configuration(upstream)) { _, port in
+            var clients: [RawClient] = []
+            for _ in 0..<200 {
+                let client = try await RawClient.connect(port: port)
+                try await client.sendRequest("GET", "/app/ticks")
+                try await client.waitFor(text: ":\n")
+                clients.append(client)
+            }
+            #expect(backend.connections.count == 1, "one upstream request for every client")
+            for n in 1...5 { backend.publish(id: "s\(n)", text: "id: s\(n)\nevent: tick\ndata: \(n)\n\n") }
+            for client in clients {
+                try await client.waitFor(text: "id: s5\n")
+                #expect(try await TestSubscriber(client: client).ids() == (1...5).map { "s\($0)" })
+            }
+            // A client that comes back with its cursor gets what it missed from the feed's ring.
+            let late = try await RawClient.connect(port: port)
+            try await late.sendRequest("GET", "/app/ticks", headers: ["Last-Event-ID: s2"])
+            try await late.waitFor(text: "id: s5\n")
+            #expect(try await TestSubscriber(client: late).ids() == ["s3", "s4", "s5"])
+            #expect(try await late.text.contains("Last-Event-ID: s2\r\n"))
+            clients.append(late)
+
+            // The request closes once the last client has left, after the linger, and not before.
+            for client in clients { try await client.close() }
+            let left = ContinuousClock.now
+            let deadline = left + .seconds(5)
+            while backend.connections[0].closed == nil {
+                try #require(ContinuousClock.now < deadline, "the shared request stayed open")
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let after = left.duration(to: try #require(backend.connections[0].closed))
+            #expect(after >= .milliseconds(250) && after < .seconds(2), "closed \(after) after the last client left")
+            #expect(backend.connections.count == 1)
+        }
+        try await backend.stop()
+    }
+
     @Test(
         arguments: [
             (#""ftp://x/""#, "routes[0].upstream: must be an http:// URL"),

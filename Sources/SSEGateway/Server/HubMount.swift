@@ -9,6 +9,8 @@ struct HubMount: Sendable {
     let middleware: [any Middleware]
     /// The stream handler the path serves, or nil for the hub.
     var handler: (any StreamHandler)? = nil
+    /// The shared upstream requests the path serves (an upstream route with `"share": true`).
+    var shared: SharedUpstream? = nil
 }
 
 /// Every hub path of a server, built from the configuration and the registry.
@@ -63,19 +65,27 @@ struct HubMounts: Sendable {
             let context = MiddlewareContext(
                 name: route.stream ?? route.path, logger: logger, metrics: metrics,
                 shutdownHandlers: shutdownHandlers, warnings: warnings)
-            let handler: (any StreamHandler)?
+            var handler: (any StreamHandler)?
+            var shared: SharedUpstream?
             if let upstream = route.upstream {
-                handler = UpstreamStreamHandler(settings: upstream, logger: logger, metrics: upstreamMetrics)
+                let upstreamHandler = UpstreamStreamHandler(
+                    settings: upstream, logger: logger, metrics: upstreamMetrics)
+                if upstream.share {
+                    shared = SharedUpstream(handler: upstreamHandler, logger: logger)
+                } else {
+                    handler = upstreamHandler
+                }
             } else {
                 handler = try streams.make(route, context: context)
             }
             indexByPath[route.path] = mounts.count
-            mounts.append(HubMount(path: route.path, middleware: chain.map(\.1) + extra, handler: handler))
+            mounts.append(
+                HubMount(path: route.path, middleware: chain.map(\.1) + extra, handler: handler, shared: shared))
         }
         return HubMounts(
             mounts: mounts,
             indexByPath: indexByPath,
-            streamMounts: Set(mounts.indices.filter { mounts[$0].handler != nil }),
+            streamMounts: Set(mounts.indices.filter { mounts[$0].handler != nil || mounts[$0].shared != nil }),
             warnings: configuration.warnings + warnings.withLockedValue { $0 }
         )
     }

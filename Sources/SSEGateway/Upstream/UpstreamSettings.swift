@@ -16,6 +16,13 @@ public struct UpstreamSettings: Sendable, Equatable {
     public var maxBackoff: Duration = .seconds(10)
     /// The URL as configured, for messages.
     public var url: String
+    /// One upstream request per distinct URL (with the forwarded query) for every client of the route, instead of
+    /// one per client; its events also go to a replay ring for `Last-Event-ID`. Default false.
+    public var share = false
+    /// How long a shared request stays open after its last client has left, for the next one. Default 30 seconds.
+    public var linger: Duration = .seconds(30)
+    /// Events a shared request keeps for clients that come back with `Last-Event-ID`. Default 1000.
+    public var replaySize = 1000
 
     init(from node: ConfigNode) throws(ConfigError) {
         if case .string = node.value {
@@ -40,6 +47,13 @@ public struct UpstreamSettings: Sendable, Equatable {
         }
         self.maxBackoff = try object.decode("maxBackoff", default: defaults.maxBackoff) {
             node throws(ConfigError) in try node.duration()
+        }
+        self.share = try object.decode("share", default: defaults.share) { node throws(ConfigError) in try node.bool() }
+        self.linger = try object.decode("linger", default: defaults.linger) {
+            node throws(ConfigError) in try node.duration()
+        }
+        self.replaySize = try object.decode("replaySize", default: defaults.replaySize) {
+            node throws(ConfigError) in try node.int(in: 0...1_000_000)
         }
         try object.finish()
     }

@@ -117,20 +117,104 @@ final class UpstreamStreamHandler: StreamHandler {
         return capped * Double.random(in: 0.75...1.0)
     }
 
+    /// The request target for `session`: the URL's own, then the client's query string.
+    func target(for session: Session) -> String {
+        var target = self.settings.target
+        if let mark = session.request.uri.firstIndex(of: "?") {
+            let query = session.request.uri[session.request.uri.index(after: mark)...]
+            if !query.isEmpty { target += (target.contains("?") ? "&" : "?") + query }
+        }
+        return target
+    }
+
     private func connect(for session: Session, lastEventID: String?) async throws -> UpstreamConnection {
         var headers = HTTPHeaders()
         for name in self.settings.forwardHeaders {
             for value in session.request.headers[name] { headers.add(name: name, value: value) }
         }
         if let lastEventID { headers.replaceOrAdd(name: "Last-Event-ID", value: lastEventID) }
-        var target = self.settings.target
-        if let mark = session.request.uri.firstIndex(of: "?") {
-            let query = session.request.uri[session.request.uri.index(after: mark)...]
-            if !query.isEmpty { target += (target.contains("?") ? "&" : "?") + query }
-        }
         // On the stream's own loop: the backend's bytes go to the client without a thread hop.
-        return try await UpstreamConnection.open(
+        return try await self.open(target: self.target(for: session), headers: headers, on: session.eventLoop)
+    }
+
+    private func open(target: String, headers: HTTPHeaders, on eventLoop: any EventLoop) async throws
+        -> UpstreamConnection
+    {
+        try await UpstreamConnection.open(
             host: self.settings.host, port: self.settings.port, target: target, headers: headers,
-            timeout: self.settings.connectTimeout, group: session.eventLoop)
+            timeout: self.settings.connectTimeout, group: eventLoop)
+    }
+
+    // MARK: Shared feeds
+
+    /// The first request of a shared feed, made in its first client's connect phase with that client's forwarded
+    /// headers and no cursor (the feed's ring serves replays); `502` when it gives no stream.
+    func firstConnection(for session: Session, target: String) async throws -> UpstreamConnection {
+        var headers = HTTPHeaders()
+        for name in self.settings.forwardHeaders {
+            for value in session.request.headers[name] { headers.add(name: name, value: value) }
+        }
+        let connection: UpstreamConnection
+        do {
+            connection = try await self.open(target: target, headers: headers, on: session.eventLoop)
+        } catch {
+            throw HTTPRejection(.badGateway, reason: "the upstream \(self.settings.url) is unreachable: \(error)")
+        }
+        guard connection.isEventStream else {
+            connection.close()
+            let type = connection.head.headers.first(name: "content-type") ?? "no content type"
+            throw HTTPRejection(
+                .badGateway,
+                reason: "the upstream answered \(connection.head.status.code) (\(type)), not an event stream")
+        }
+        return connection
+    }
+
+    /// Publishes a shared feed's events into its hub until cancelled (its last client has gone), reconnecting with
+    /// the last id after the backend ends or fails, like a client's own request.
+    func feed(_ hub: Hub, from first: UpstreamConnection, target: String, on eventLoop: any EventLoop) async {
+        var next: UpstreamConnection? = first
+        var lastID: String?
+        var retry = Duration.milliseconds(100)
+        var failures = 0
+        while !Task.isCancelled {
+            if let connection = next {
+                next = nil
+                self.metrics.connections.increment()
+                var parser = SSEParser()
+                do {
+                    try await connection.read { piece in
+                        for message in parser.feed(piece) {
+                            if let id = message.id { lastID = id }
+                            if let ms = message.retry { retry = .milliseconds(ms) }
+                            guard let data = message.data else { continue }
+                            let request = PublishRequest(
+                                topics: [SharedUpstream.topic], data: data,
+                                id: message.id.flatMap { $0.isEmpty ? nil : $0 },
+                                type: message.type, retry: message.retry)
+                            _ = try await hub.commit(request, on: eventLoop).get()
+                            failures = 0
+                        }
+                    }
+                } catch {
+                    if !Task.isCancelled {
+                        self.logger.notice(
+                            "shared upstream stream failed",
+                            metadata: ["upstream": "\(self.settings.url)", "error": "\(error)"])
+                    }
+                }
+                self.metrics.connections.decrement()
+            }
+            guard !Task.isCancelled else { return }
+            failures += 1
+            try? await Task.sleep(for: self.backoff(retry: retry, failures: failures))
+            guard !Task.isCancelled else { return }
+            self.metrics.reconnects.increment()
+            var headers = HTTPHeaders()
+            if let lastID { headers.replaceOrAdd(name: "Last-Event-ID", value: lastID) }
+            if let connection = try? await self.open(target: target, headers: headers, on: eventLoop) {
+                if connection.isEventStream { next = connection } else { connection.close() }
+            }
+        }
     }
 }

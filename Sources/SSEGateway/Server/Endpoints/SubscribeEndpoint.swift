@@ -9,6 +9,11 @@ import NIOHTTP1
 struct SubscribeEndpoint {
     let server: ServerContext
 
+    /// The hub of the shared upstream feed a session streams from, set in its connect phase.
+    enum FeedHub: SessionAttributeKey {
+        typealias Value = Hub
+    }
+
     /// How a subscribe request starts.
     enum Start {
         /// Refused before any session exists (no topic, selectors beyond `hub.subscribe`'s limits).
@@ -27,7 +32,10 @@ struct SubscribeEndpoint {
         channel: any Channel
     ) -> Start {
         let selectors: [TopicSelector]
-        if mount.handler != nil {
+        if mount.shared != nil {
+            // A shared upstream's feed publishes every event under one topic.
+            selectors = [TopicSelector(SharedUpstream.topic)]
+        } else if mount.handler != nil {
             // A stream handler's route: what the stream carries is the handler's business, not topics.
             selectors = []
         } else {
@@ -69,19 +77,26 @@ struct SubscribeEndpoint {
         let isStreamRoute = mount.handler != nil
         let replay = { @Sendable () -> EventLoopFuture<ReplayPlan?> in
             guard head.method != .HEAD, !isStreamRoute else { return eventLoop.makeSucceededFuture(nil) }
-            return hub.prepareReplay(
+            // A shared upstream's client replays from its feed's ring.
+            let source = session[FeedHub.self] ?? hub
+            return source.prepareReplay(
                 from: session.lastEventID, abandoned: session.closeFuture.map { _ in () }, on: eventLoop)
         }
-        guard !mount.middleware.isEmpty || mount.handler != nil else {
+        guard !mount.middleware.isEmpty || mount.handler != nil || mount.shared != nil else {
             return .connecting(session, replay())
         }
         let middleware = mount.middleware
         let handler = head.method == .HEAD ? nil : mount.handler
+        let shared = head.method == .HEAD ? nil : mount.shared
+        let loops = hub.shards.map(\.eventLoop)
         let phase = eventLoop.makeFutureWithTask {
             for step in middleware {
                 try await step.connect(session)
             }
             try await handler?.prepare(session)
+            if let shared {
+                session[FeedHub.self] = try await shared.join(session, loops: loops)
+            }
         }
         return .connecting(session, phase.flatMap { replay() })
     }
@@ -146,7 +161,7 @@ struct SubscribeEndpoint {
         }
         let stream = SSEStreamHandler(
             session: session,
-            hub: self.server.hub,
+            hub: session[FeedHub.self] ?? self.server.hub,
             head: head,
             chunked: chunked,
             maxBufferedBytes: max(1, self.server.configuration.streams.maxBufferedBytes / 2),
