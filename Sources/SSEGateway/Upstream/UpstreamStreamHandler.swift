@@ -38,9 +38,30 @@ final class UpstreamStreamHandler: StreamHandler {
     }
 
     func prepare(_ session: Session) async throws {
+        let connection = try await self.firstStream {
+            try await self.connect(for: session, lastEventID: session.lastEventID)
+        }
+        session[FirstConnection.self] = connection
+        // Closed with the session if the stream never starts.
+        session.addWillCloseListener { session, _ in session[FirstConnection.self]?.close() }
+    }
+
+    func stream(_ session: Session, to writer: StreamWriter) async throws {
+        guard let first = session[FirstConnection.self] else { throw CancellationError() }
+        session[FirstConnection.self] = nil
+        try await self.follow(from: first, after: session.lastEventID) { lastID in
+            try await self.connect(for: session, lastEventID: lastID)
+        } deliver: { message in
+            try await writer.forward(message)
+        }
+    }
+
+    /// The first request of a client's stream or of a shared feed: `502` with the reason when the backend is
+    /// unreachable or does not answer with an event stream.
+    private func firstStream(_ open: () async throws -> UpstreamConnection) async throws -> UpstreamConnection {
         let connection: UpstreamConnection
         do {
-            connection = try await self.connect(for: session, lastEventID: session.lastEventID)
+            connection = try await open()
         } catch {
             throw HTTPRejection(.badGateway, reason: "the upstream \(self.settings.url) is unreachable: \(error)")
         }
@@ -51,18 +72,22 @@ final class UpstreamStreamHandler: StreamHandler {
                 .badGateway,
                 reason: "the upstream answered \(connection.head.status.code) (\(type)), not an event stream")
         }
-        session[FirstConnection.self] = connection
-        // Closed with the session if the stream never starts.
-        session.addWillCloseListener { session, _ in session[FirstConnection.self]?.close() }
+        return connection
     }
 
-    func stream(_ session: Session, to writer: StreamWriter) async throws {
-        var next = session[FirstConnection.self]
-        session[FirstConnection.self] = nil
-        var lastID = session.lastEventID
+    /// Reads `first`, handing every message to `deliver`; when the backend ends or fails, waits (its `retry`,
+    /// growing) and reconnects after the last id seen, until the task is cancelled or `deliver` throws.
+    private func follow(
+        from first: UpstreamConnection,
+        after cursor: String?,
+        reconnect: (String?) async throws -> UpstreamConnection,
+        deliver: (SSEParser.Message) async throws -> Void
+    ) async throws {
+        var next: UpstreamConnection? = first
+        var lastID = cursor
         var retry = Duration.milliseconds(100)
         var failures = 0
-        while !Task.isCancelled {
+        while true {
             if let connection = next {
                 next = nil
                 self.metrics.connections.increment()
@@ -72,7 +97,7 @@ final class UpstreamStreamHandler: StreamHandler {
                         for message in parser.feed(piece) {
                             if let id = message.id { lastID = id }
                             if let ms = message.retry { retry = .milliseconds(ms) }
-                            try await writer.forward(message)
+                            try await deliver(message)
                             failures = 0
                         }
                     }
@@ -85,12 +110,11 @@ final class UpstreamStreamHandler: StreamHandler {
                 }
             }
             try Task.checkCancellation()
-            // The backend ended or failed: wait, then resume after the last id seen.
             failures += 1
             try await Task.sleep(for: self.backoff(retry: retry, failures: failures))
             self.metrics.reconnects.increment()
             do {
-                let connection = try await self.connect(for: session, lastEventID: lastID)
+                let connection = try await reconnect(lastID)
                 if connection.isEventStream {
                     next = connection
                 } else {
@@ -100,13 +124,12 @@ final class UpstreamStreamHandler: StreamHandler {
                         metadata: ["upstream": "\(self.settings.url)", "status": "\(connection.head.status.code)"])
                 }
             } catch {
-                if Task.isCancelled { throw CancellationError() }
+                try Task.checkCancellation()
                 self.logger.notice(
                     "upstream unreachable; retrying",
                     metadata: ["upstream": "\(self.settings.url)", "error": "\(error)"])
             }
         }
-        throw CancellationError()
     }
 
     /// The backend's `retry` for the first attempt, doubling with each failure up to `maxBackoff`, jittered by up to
@@ -127,11 +150,17 @@ final class UpstreamStreamHandler: StreamHandler {
         return target
     }
 
-    private func connect(for session: Session, lastEventID: String?) async throws -> UpstreamConnection {
+    /// The client's headers that `forwardHeaders` lists.
+    private func forwardedHeaders(of session: Session) -> HTTPHeaders {
         var headers = HTTPHeaders()
         for name in self.settings.forwardHeaders {
             for value in session.request.headers[name] { headers.add(name: name, value: value) }
         }
+        return headers
+    }
+
+    private func connect(for session: Session, lastEventID: String?) async throws -> UpstreamConnection {
+        var headers = self.forwardedHeaders(of: session)
         if let lastEventID { headers.replaceOrAdd(name: "Last-Event-ID", value: lastEventID) }
         // On the stream's own loop: the backend's bytes go to the client without a thread hop.
         return try await self.open(target: self.target(for: session), headers: headers, on: session.eventLoop)
@@ -150,71 +179,28 @@ final class UpstreamStreamHandler: StreamHandler {
     /// The first request of a shared feed, made in its first client's connect phase with that client's forwarded
     /// headers and no cursor (the feed's ring serves replays); `502` when it gives no stream.
     func firstConnection(for session: Session, target: String) async throws -> UpstreamConnection {
-        var headers = HTTPHeaders()
-        for name in self.settings.forwardHeaders {
-            for value in session.request.headers[name] { headers.add(name: name, value: value) }
+        try await self.firstStream {
+            try await self.open(target: target, headers: self.forwardedHeaders(of: session), on: session.eventLoop)
         }
-        let connection: UpstreamConnection
-        do {
-            connection = try await self.open(target: target, headers: headers, on: session.eventLoop)
-        } catch {
-            throw HTTPRejection(.badGateway, reason: "the upstream \(self.settings.url) is unreachable: \(error)")
-        }
-        guard connection.isEventStream else {
-            connection.close()
-            let type = connection.head.headers.first(name: "content-type") ?? "no content type"
-            throw HTTPRejection(
-                .badGateway,
-                reason: "the upstream answered \(connection.head.status.code) (\(type)), not an event stream")
-        }
-        return connection
     }
 
     /// Publishes a shared feed's events into its hub until cancelled (its last client has gone), reconnecting with
     /// the last id after the backend ends or fails, like a client's own request.
     func feed(_ hub: Hub, from first: UpstreamConnection, target: String, on eventLoop: any EventLoop) async {
-        var next: UpstreamConnection? = first
-        var lastID: String?
-        var retry = Duration.milliseconds(100)
-        var failures = 0
-        while !Task.isCancelled {
-            if let connection = next {
-                next = nil
-                self.metrics.connections.increment()
-                var parser = SSEParser()
-                do {
-                    try await connection.read { piece in
-                        for message in parser.feed(piece) {
-                            if let id = message.id { lastID = id }
-                            if let ms = message.retry { retry = .milliseconds(ms) }
-                            guard let data = message.data else { continue }
-                            let request = PublishRequest(
-                                topics: [SharedUpstream.topic], data: data,
-                                id: message.id.flatMap { $0.isEmpty ? nil : $0 },
-                                type: message.type, retry: message.retry)
-                            _ = try await hub.commit(request, on: eventLoop).get()
-                            failures = 0
-                        }
-                    }
-                } catch {
-                    if !Task.isCancelled {
-                        self.logger.notice(
-                            "shared upstream stream failed",
-                            metadata: ["upstream": "\(self.settings.url)", "error": "\(error)"])
-                    }
-                }
-                self.metrics.connections.decrement()
+        do {
+            try await self.follow(from: first, after: nil) { lastID in
+                var headers = HTTPHeaders()
+                if let lastID { headers.replaceOrAdd(name: "Last-Event-ID", value: lastID) }
+                return try await self.open(target: target, headers: headers, on: eventLoop)
+            } deliver: { message in
+                guard let data = message.data else { return }
+                let request = PublishRequest(
+                    topics: [SharedUpstream.topic], data: data, id: message.id.flatMap { $0.isEmpty ? nil : $0 },
+                    type: message.type, retry: message.retry)
+                _ = try await hub.commit(request, on: eventLoop).get()
             }
-            guard !Task.isCancelled else { return }
-            failures += 1
-            try? await Task.sleep(for: self.backoff(retry: retry, failures: failures))
-            guard !Task.isCancelled else { return }
-            self.metrics.reconnects.increment()
-            var headers = HTTPHeaders()
-            if let lastID { headers.replaceOrAdd(name: "Last-Event-ID", value: lastID) }
-            if let connection = try? await self.open(target: target, headers: headers, on: eventLoop) {
-                if connection.isEventStream { next = connection } else { connection.close() }
-            }
+        } catch {
+            // Cancelled: the feed's last client has gone.
         }
     }
 }
