@@ -51,11 +51,8 @@ struct UpstreamRouteTests {
                 try await client.waitFor(text: ":\n")
                 let left = ContinuousClock.now
                 if round % 2 == 0 { try await client.close() } else { try await client.reset() }
-                let deadline = ContinuousClock.now + .seconds(2)
-                while backend.connections[round].closed == nil {
-                    try #require(ContinuousClock.now < deadline, "the backend's connection \(round) stayed open")
-                    try await Task.sleep(for: .milliseconds(1))
-                }
+                try await backend.closes.wait(
+                    for: round + 1, "the backend's connection \(round) to close", timeout: .seconds(2))
                 let after = left.duration(to: try #require(backend.connections[round].closed))
                 #expect(after < .milliseconds(50), "closed \(after) after the client left")
             }
@@ -170,11 +167,7 @@ struct UpstreamRouteTests {
             // The request closes once the last client has left, after the linger, and not before.
             for client in clients { try await client.close() }
             let left = ContinuousClock.now
-            let deadline = left + .seconds(5)
-            while backend.connections[0].closed == nil {
-                try #require(ContinuousClock.now < deadline, "the shared request stayed open")
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            try await backend.closes.wait(for: 1, "the shared request to close", timeout: .seconds(5))
             let after = left.duration(to: try #require(backend.connections[0].closed))
             #expect(after >= .milliseconds(250) && after < .seconds(2), "closed \(after) after the last client left")
             #expect(backend.connections.count == 1)

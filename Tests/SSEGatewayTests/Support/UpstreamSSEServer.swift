@@ -25,6 +25,8 @@ final class UpstreamSSEServer: Sendable {
 
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let state = NIOLockedValueBox(State())
+    /// Counts the streams that have closed, for tests to await.
+    let closes = EventCounter()
     private let boundPort = NIOLockedValueBox(0)
 
     /// The port, the same across restarts.
@@ -125,6 +127,7 @@ final class UpstreamSSEServer: Sendable {
                     state.connections[index].closed = .now
                     state.open[index] = nil
                 }
+                self.server.closes.increment()
             }
             context.fireChannelInactive()
         }
