@@ -57,6 +57,38 @@ struct StreamHandlerTests {
         }
     }
 
+    /// Ignores cancellation: once its client is gone it keeps going for `delay`, tries three more sends, then returns.
+    final class Stubborn: StreamHandler {
+        let delay: TimeAmount
+        let sentFirst = EventCounter()
+        let returned = EventCounter()
+        /// What became of each late send, and whether the task had been cancelled.
+        let late = NIOLockedValueBox<(failures: [String], cancelled: Bool)>(([], false))
+
+        init(delay: TimeAmount) { self.delay = delay }
+
+        func stream(_ session: Session, to writer: StreamWriter) async throws {
+            try await writer.send(ServerSentEvent(id: "first", data: "first"))
+            self.sentFirst.increment()
+            // A wait that cancellation does not end, as a blocking call or a loop that never checks would be.
+            _ = try await session.closeFuture.get()
+            let delay = self.delay
+            await withCheckedContinuation { continuation in
+                RawClient.group.next().scheduleTask(in: delay) { continuation.resume() }
+            }
+            var failures: [String] = []
+            for n in 1...3 {
+                do {
+                    try await writer.send(ServerSentEvent(id: "late\(n)", data: "late"))
+                } catch {
+                    failures.append("\(type(of: error))")
+                }
+            }
+            self.late.withLockedValue { $0 = (failures, Task.isCancelled) }
+            self.returned.increment()
+        }
+    }
+
     struct Failing: StreamHandler {
         struct Broken: Error {}
         func stream(_ session: Session, to writer: StreamWriter) async throws {
@@ -127,8 +159,56 @@ struct StreamHandlerTests {
             let p99 = delays[98]
             print("handler cancellation after the client left: p50 \(delays[49]), p99 \(p99), max \(delays[99])")
             #expect(p99 < .milliseconds(10), "p99 \(p99)")
+            // The gauge drops just after the last handler's `catch` has run, with no event to await.
+            try await AbuseTests.eventually { server.renderMetrics().contains("sse_stream_handlers_active 0") }
             #expect(server.renderMetrics().contains("sse_stream_handlers_active 0"))
         }
+    }
+
+    @Test func aHandlerThatIgnoresCancellationIsCutOffAndLoggedWhenItReturns() async throws {
+        let stubborn = Stubborn(delay: .milliseconds(250))
+        var streams = StreamHandlerRegistry()
+        streams.register("stubborn", handler: stubborn)
+        let log = LogRecorder()
+        let configuration = try Self.configuration(#"[{"path": "/stubborn", "stream": "stubborn"}]"#)
+        try await TestGateway.run(configuration: configuration, streams: streams, logger: log.logger()) {
+            server, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.sendRequest("GET", "/stubborn")
+            try await client.waitFor(text: "id: first\n")
+            try await stubborn.sentFirst.wait(for: 1, "the first event")
+            try await client.close()
+            try await stubborn.returned.wait(for: 1, "the stubborn handler to return", timeout: .seconds(5))
+            let late = stubborn.late.withLockedValue { $0 }
+            #expect(late.cancelled, "the session's close cancelled the task")
+            #expect(late.failures.count == 3, "every late send failed: \(late.failures)")
+            try await log.warnings.wait(for: 1, "the warning about a handler that outlived its session")
+            let warning = try #require(log.recorded.first { $0.level == .warning })
+            #expect(warning.message.contains("does not stop when cancelled"), "\(warning.message)")
+            #expect(warning.metadata["session"] != nil)
+            #expect(warning.metadata["after"] != nil)
+            let metrics = server.renderMetrics()
+            #expect(metrics.contains(#"sse_sessions_closed_total{reason="client_disconnected"} 1"#))
+            #expect(metrics.contains("sse_stream_handler_failures_total 0"), "its late failures are not the handler's")
+            #expect(metrics.contains("sse_stream_handlers_active 0"))
+        }
+    }
+
+    @Test func aHandlerThatStopsPromptlyAfterTheCloseIsNotWarnedAbout() async throws {
+        let stubborn = Stubborn(delay: .milliseconds(0))
+        var streams = StreamHandlerRegistry()
+        streams.register("stubborn", handler: stubborn)
+        let log = LogRecorder()
+        let configuration = try Self.configuration(#"[{"path": "/stubborn", "stream": "stubborn"}]"#)
+        try await TestGateway.run(configuration: configuration, streams: streams, logger: log.logger()) { _, port in
+            let client = try await RawClient.connect(port: port)
+            try await client.sendRequest("GET", "/stubborn")
+            try await stubborn.sentFirst.wait(for: 1, "the first event")
+            try await client.close()
+            try await stubborn.returned.wait(for: 1, "the handler to return", timeout: .seconds(5))
+            #expect(stubborn.late.withLockedValue { $0.failures.count } == 3)
+        }
+        #expect(log.warnings.count == 0, "\(log.recorded.filter { $0.level >= .warning }.map(\.message))")
     }
 
     @Test func aSlowReaderMakesTheHandlerWaitInsteadOfBufferingWithoutBound() async throws {
@@ -137,6 +217,7 @@ struct StreamHandlerTests {
         streams.register("firehose", handler: firehose)
         let configuration = try Self.configuration(#"[{"path": "/firehose", "stream": "firehose"}]"#)
         try await TestGateway.run(configuration: configuration, streams: streams) { server, port in
+            let before = try AbuseMemoryTests.residentKiB(of: getpid())
             // A client that reads nothing, with a small receive buffer.
             let client = try await RawClient.connect(port: port, receiveBuffer: 4096)
             try await client.sendRequest("GET", "/firehose")
@@ -155,6 +236,11 @@ struct StreamHandlerTests {
             // Measured here: about 3,300 (the kernel's send buffer grows to a few MB); unbounded buffering would pass
             // 20,000 well within the 200 ms the loop above waits.
             #expect(previous < 20_000, "\(previous) events of 1 KB sent to a client that reads nothing")
+            // This process holds the gateway, the client and the handler: their memory together stays near the
+            // buffered bytes, where a handler left to buffer would have grown by a megabyte every millisecond.
+            let grown = try AbuseMemoryTests.residentKiB(of: getpid()) - before
+            print("resident memory grew by \(grown) KiB while the handler was held back")
+            #expect(grown < 32 * 1024, "resident memory grew by \(grown) KiB")
             #expect(!server.renderMetrics().contains("slow_consumer"), "the stream waits; it is not cut off")
             try await client.close()
         }

@@ -175,6 +175,51 @@ struct UpstreamRouteTests {
         try await backend.stop()
     }
 
+    /// A backend that sends as fast as it can, to a client that reads nothing: in per-client mode the backend is held
+    /// back at the client's pace; in shared mode the feed keeps reading for its other clients and the stalled one is
+    /// cut off as a slow consumer. Either way the gateway's memory stays bounded.
+    @Test(arguments: [false, true])
+    func aFastBackendToAClientThatReadsNothingKeepsMemoryBounded(shared: Bool) async throws {
+        let backend = try await UpstreamSSEServer.start()
+        backend.flood(true)
+        let upstream = #"{"url": "http://127.0.0.1:\#(backend.port)/", "share": \#(shared), "linger": "0s"}"#
+        let log = LogRecorder()
+        try await TestGateway.run(configuration: try Self.configuration(upstream), logger: log.logger(level: .notice)) {
+            server, port in
+            let before = try AbuseMemoryTests.residentKiB(of: getpid())
+            let client = try await RawClient.connect(port: port, receiveBuffer: 4096)
+            try await client.sendRequest("GET", "/app/ticks")
+            if shared {
+                // The feed goes on at the backend's pace; the stalled client is cut off once 1 MiB is waiting for it.
+                try await AbuseTests.eventually(within: .seconds(10)) {
+                    server.renderMetrics().contains(#"sse_sessions_closed_total{reason="slow_consumer"} 1"#)
+                }
+                #expect(server.renderMetrics().contains(#"sse_sessions_closed_total{reason="slow_consumer"} 1"#))
+            } else {
+                // The backend's writes stop once every buffer on the way is full, and stay stopped.
+                var previous = -1
+                let deadline = ContinuousClock.now + .seconds(10)
+                while true {
+                    try await Task.sleep(for: .milliseconds(200))
+                    let flooded = backend.flooded
+                    if flooded == previous { break }
+                    previous = flooded
+                    try #require(ContinuousClock.now < deadline, "the backend never had to wait (\(flooded) bytes)")
+                }
+                print("a backend sending to a client that reads nothing was held back after \(previous / 1024) KiB")
+                #expect(previous < 64 << 20, "\(previous) bytes taken from the backend for a client that reads nothing")
+                #expect(!server.renderMetrics().contains("slow_consumer"), "the stream waits; it is not cut off")
+            }
+            let grown = try AbuseMemoryTests.residentKiB(of: getpid()) - before
+            print("resident memory grew by \(grown) KiB (\(shared ? "shared" : "per client"))")
+            #expect(grown < 48 * 1024, "resident memory grew by \(grown) KiB")
+            try await client.close()
+            try await backend.closes.wait(for: 1, "the backend's request to close", timeout: .seconds(5))
+        }
+        #expect(!log.recorded.contains { $0.message.contains("upstream") }, "the feed never failed or reconnected")
+        try await backend.stop()
+    }
+
     @Test(
         arguments: [
             (#""ftp://x/""#, "routes[0].upstream: must be an http:// URL"),

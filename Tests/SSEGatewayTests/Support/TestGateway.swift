@@ -17,6 +17,7 @@ enum TestGateway {
         configuration: GatewayConfiguration = .testing(),
         eventStore: (any EventStore)? = nil,
         streams: StreamHandlerRegistry = StreamHandlerRegistry(),
+        logger: Logger? = nil,
         _ body: (GatewayServer, Int) async throws -> T
     ) async throws -> T {
         var configuration = configuration
@@ -24,8 +25,13 @@ enum TestGateway {
             configuration.shutdown.readinessGrace = .zero
             configuration.shutdown.drainTimeout = .zero
         }
-        var logger = Logger(label: "test-gateway")
-        logger.logLevel = .critical
+        let logger =
+            logger
+            ?? {
+                var logger = Logger(label: "test-gateway")
+                logger.logLevel = .critical
+                return logger
+            }()
         let server = try GatewayServer(
             configuration: configuration, registry: registry, streams: streams, middleware: middleware,
             eventStore: eventStore, logger: logger)

@@ -20,6 +20,9 @@ final class UpstreamSSEServer: Sendable {
         var connections: [Connection] = []
         var open: [Int: any Channel] = [:]
         var answersHTML = false
+        var floods = false
+        /// Event bytes the streams have written in flood mode.
+        var flooded = 0
         var server: (any Channel)?
     }
 
@@ -85,6 +88,14 @@ final class UpstreamSSEServer: Sendable {
         }
     }
 
+    /// Makes the streams opened from now on send 1 KB events as fast as their connection takes them.
+    func flood(_ flood: Bool) {
+        self.state.withLockedValue { $0.floods = flood }
+    }
+
+    /// Event bytes written in flood mode so far.
+    var flooded: Int { self.state.withLockedValue { $0.flooded } }
+
     var connections: [Connection] { self.state.withLockedValue { $0.connections } }
 
     private final class Handler: ChannelInboundHandler, @unchecked Sendable {
@@ -92,19 +103,22 @@ final class UpstreamSSEServer: Sendable {
         typealias OutboundOut = HTTPServerResponsePart
         let server: UpstreamSSEServer
         var index: Int?
+        var flooding = false
+        var pumping = false
+        var sequence = 0
 
         init(server: UpstreamSSEServer) { self.server = server }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             guard case .head(let request) = Self.unwrapInboundIn(data) else { return }
             let channel = context.channel
-            let (html, backlog, index) = self.server.state.withLockedValue { state in
+            let (html, backlog, index, flood) = self.server.state.withLockedValue { state in
                 let index = state.connections.count
                 state.connections.append(Connection(opened: .now, uri: request.uri, headers: request.headers))
                 if !state.answersHTML { state.open[index] = channel }
                 let after = request.headers.first(name: "last-event-id")
                 let start = after.flatMap { id in state.events.firstIndex { $0.id == id }.map { $0 + 1 } } ?? 0
-                return (state.answersHTML, state.events[start...].map(\.text).joined(), index)
+                return (state.answersHTML, state.events[start...].map(\.text).joined(), index, state.floods)
             }
             self.index = index
             if html {
@@ -119,6 +133,37 @@ final class UpstreamSSEServer: Sendable {
             context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
             context.writeAndFlush(
                 Self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: ": hello\n\n" + backlog)))), promise: nil)
+            if flood {
+                self.flooding = true
+                self.pump(context: context)
+            }
+        }
+
+        func channelWritabilityChanged(context: ChannelHandlerContext) {
+            if self.flooding, context.channel.isWritable { self.pump(context: context) }
+            context.fireChannelWritabilityChanged()
+        }
+
+        /// Writes events until the connection's buffer is above its high-water mark. Not re-entered from the
+        /// writability changes its own writes cause: a chunk must not be written inside another.
+        private func pump(context: ChannelHandlerContext) {
+            guard !self.pumping else { return }
+            self.pumping = true
+            defer { self.pumping = false }
+            let data = String(repeating: "x", count: 1000)
+            var written = 0
+            // A flush that empties the buffer makes the channel writable again without a later callback.
+            while context.channel.isWritable && context.channel.isActive {
+                while context.channel.isWritable && context.channel.isActive {
+                    self.sequence += 1
+                    let event = ByteBuffer(string: "id: f\(self.sequence)\ndata: \(data)\n\n")
+                    written += event.readableBytes
+                    context.write(Self.wrapOutboundOut(.body(.byteBuffer(event))), promise: nil)
+                }
+                context.flush()
+                self.server.state.withLockedValue { $0.flooded += written }
+                written = 0
+            }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
