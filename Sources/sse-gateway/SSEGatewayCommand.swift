@@ -85,6 +85,14 @@ struct Serve: AsyncParsableCommand {
             printError("\(self.config): \(error)")
             throw ExitCode(1)
         }
+        // SIGHUP re-reads the TLS certificate and key; a failed reload keeps the previous ones, as logged.
+        let reloads = Task {
+            guard configuration.server.tls != nil else { return }
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                server.reloadTLSCertificates(trigger: "SIGHUP")
+            }
+        }
+        defer { reloads.cancel() }
         try await group.run()
         // The exit codes are documented on ShutdownExitCode: 0 clean, 3 a handler failed, 4 hard deadline, 5 fast exit.
         if let code = server.shutdownExitCode, code != .clean {

@@ -66,6 +66,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var keepAliveTimeout: Duration = .seconds(60)
         /// The listen backlog: connections the kernel queues before they are accepted. Default 1024.
         public var backlog = 1024
+        /// HTTPS on the listener, or nil for plain HTTP. Default nil.
+        public var tls: TLS?
 
         public init() {}
     }
@@ -223,6 +225,11 @@ extension GatewayConfiguration {
                 }
             }
         }
+        if server.tls != nil, shutdown.signals.contains(.sighup) {
+            throw ConfigError(
+                path: "shutdown.signals",
+                message: "SIGHUP reloads the certificate of server.tls, so it cannot also stop the gateway")
+        }
         warnings = makeWarnings()
     }
 
@@ -317,6 +324,7 @@ extension GatewayConfiguration.Server {
             backlog = try object.decode("backlog", default: defaults.backlog) { node throws(ConfigError) in
                 try node.int(in: 1...65535)
             }
+            tls = try object.decodeIfPresent("tls") { node throws(ConfigError) in try TLS(from: node) }
         }
     }
 }

@@ -147,6 +147,7 @@ extension GatewayServer {
             try? await Task.sleep(for: grace)
         case .closeListener:
             self.context.closing.store(true, ordering: .relaxed)
+            self.context.tls?.stopWatching()
             let channel = self.serverChannel.withLockedValue { $0 }
             _ = await channel?.close(mode: .all).valueUnlessCancelled()
         case .sendNotice:
@@ -202,6 +203,7 @@ extension GatewayServer {
     private func abandonOpenWork(waitingAtMost bound: Duration) async -> Bool {
         self.context.ready.store(false, ordering: .relaxed)
         self.context.closing.store(true, ordering: .relaxed)
+        self.context.tls?.stopWatching()
         let channel = self.serverChannel.withLockedValue { $0 }
         channel?.close(promise: nil)
         return await self.closeSessions(reason: .serverShutdown).listenersDone.succeeds(within: bound)

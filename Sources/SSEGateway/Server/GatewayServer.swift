@@ -4,6 +4,8 @@ import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import ServiceLifecycle
 import Synchronization
 
@@ -88,6 +90,11 @@ public final class GatewayServer: Sendable {
             shutdownHandlers: shutdownHandlers
         )
         self.warnings = mounts.warnings
+        let tls = try configuration.server.tls.map { settings throws(ConfigError) in
+            try TLSCertificates(
+                settings, baseDirectory: configuration.baseDirectory, protocols: Self.applicationProtocols,
+                logger: logger)
+        }
         if let eventLoopGroup {
             self.group = eventLoopGroup
             self.ownsGroup = false
@@ -106,9 +113,13 @@ public final class GatewayServer: Sendable {
             metrics: metrics,
             mounts: mounts,
             shutdownHandlers: shutdownHandlers,
+            tls: tls,
             logger: logger
         )
     }
+
+    /// What the TLS listener offers by ALPN, most preferred first.
+    static let applicationProtocols = ["http/1.1"]
 
     /// Builds the middleware chains of `configuration` without serving, as `check-config` does; returns the
     /// warnings the configuration and its middleware raise.
@@ -119,6 +130,10 @@ public final class GatewayServer: Sendable {
         streams: StreamHandlerRegistry = StreamHandlerRegistry()
     ) throws(ConfigError) -> [String] {
         let quiet = Logger(label: "sse-gateway", factory: { _ in SwiftLogNoOpLogHandler() })
+        if let tls = configuration.server.tls {
+            _ = try TLSCredentials.load(
+                tls, baseDirectory: configuration.baseDirectory, protocols: Self.applicationProtocols)
+        }
         _ = try stores.make(configuration.hub.store, context: Self.storeContext(configuration, logger: quiet))
         let shutdownHandlers = ShutdownHandlerRegistry(
             core: Self.coreShutdownHandlers(
@@ -236,6 +251,7 @@ public final class GatewayServer: Sendable {
             }
         let channel = try await bootstrap.bind(host: configuration.server.host, port: configuration.server.port).get()
         self.serverChannel.withLockedValue { $0 = channel }
+        server.tls?.watch(on: self.group.next())
         server.ready.store(true, ordering: .relaxed)
         self.logger.info(
             "listening",
@@ -243,8 +259,27 @@ public final class GatewayServer: Sendable {
         )
     }
 
+    /// Sets up an accepted connection: TLS first when configured (its handshake under a deadline), then HTTP/1.1.
     static func configure(channel: any Channel, server: ServerContext) throws {
         let capacity = server.connections.admit(channel)
+        guard let tls = server.tls else {
+            try Self.configureHTTP1(channel: channel, server: server, capacity: capacity)
+            return
+        }
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
+        try pipeline.addHandler(TLSHandshakeDeadline(timeout: TimeAmount(tls.settings.handshakeTimeout)))
+        try pipeline.addHandler(
+            ApplicationProtocolNegotiationHandler { _, channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try Self.configureHTTP1(channel: channel, server: server, capacity: capacity)
+                }
+            })
+    }
+
+    private static func configureHTTP1(
+        channel: any Channel, server: ServerContext, capacity: AdmissionPolicy.Connection.Capacity
+    ) throws {
         let codec = HTTPCodec(limits: server.admission.decoderLimits)
         let handler = HTTPConnectionHandler(server: server, codec: codec, capacity: capacity)
         try codec.install(in: channel.pipeline.syncOperations, connection: handler)
@@ -260,6 +295,16 @@ public final class GatewayServer: Sendable {
     @discardableResult
     public func shutdown() async -> ShutdownExitCode {
         await self.shutdownOnce(trappingSignals: false)
+    }
+
+    /// Reads the TLS certificate and key files again; new connections use them, open ones keep theirs. `serve`
+    /// calls this on `SIGHUP`; the files are also checked every `server.tls.reloadCheckInterval`.
+    ///
+    /// The outcome is logged; a failure names the file at fault and keeps the previous certificate in use.
+    /// - Returns: whether the files were read and are now in use (false without `server.tls`).
+    @discardableResult
+    public func reloadTLSCertificates(trigger: String = "request") -> Bool {
+        self.context.tls?.reloadLogging(trigger: trigger) ?? false
     }
 
     /// Number of connections currently open (streams and ordinary requests).

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 
 #if canImport(Glibc)
     import Glibc
@@ -165,6 +166,9 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let reason: CloseReason
         if let ioError = error as? IOError, ioError.errnoCode == ECONNRESET {
+            reason = .clientDisconnected
+        } else if let tlsError = error as? NIOSSLError, tlsError == .uncleanShutdown {
+            // Over TLS, a client that leaves without a close_notify (a closed tab, a killed process).
             reason = .clientDisconnected
         } else if let ioError = error as? IOError, ioError.errnoCode == ETIMEDOUT {
             // The kernel gave up on unacknowledged data (TCP_USER_TIMEOUT or keepalive): the peer is gone.

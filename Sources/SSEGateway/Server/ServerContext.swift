@@ -12,6 +12,8 @@ final class ServerContext: Sendable {
     let mounts: HubMounts
     let shutdownHandlers: ShutdownHandlerRegistry
     let logger: Logger
+    /// The listener's TLS context, when `server.tls` is set.
+    let tls: TLSCertificates?
     let connections: ConnectionLimiter
     let admission: AdmissionPolicy
     let connectionConfiguration: HTTPConnectionStateMachine.Configuration
@@ -25,8 +27,10 @@ final class ServerContext: Sendable {
         metrics: GatewayMetrics,
         mounts: HubMounts,
         shutdownHandlers: ShutdownHandlerRegistry,
+        tls: TLSCertificates?,
         logger: Logger
     ) {
+        self.tls = tls
         self.configuration = configuration
         self.hub = hub
         self.metrics = metrics

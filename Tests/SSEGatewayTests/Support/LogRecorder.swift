@@ -1,5 +1,6 @@
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// Collects what a gateway logs, so that a test can await a message and read its metadata.
 final class LogRecorder: Sendable {
@@ -12,6 +13,8 @@ final class LogRecorder: Sendable {
     private let entries = NIOLockedValueBox<[Entry]>([])
     /// Counts entries at `warning` or above, for tests to await.
     let warnings = EventCounter()
+    /// Counts every entry.
+    private let all = EventCounter()
 
     /// A logger that records at `level` and above into this recorder.
     func logger(level: Logger.Level = .info) -> Logger {
@@ -25,6 +28,20 @@ final class LogRecorder: Sendable {
     fileprivate func record(_ entry: Entry) {
         self.entries.withLockedValue { $0.append(entry) }
         if entry.level >= .warning { self.warnings.increment() }
+        self.all.increment()
+    }
+
+    /// Waits until an entry whose message contains `text` has been logged after the first `skipping` entries;
+    /// returns it.
+    @discardableResult
+    func waitFor(_ text: String, skipping: Int = 0, timeout: TimeAmount = .seconds(10)) async throws -> Entry {
+        var seen = skipping
+        while true {
+            let entries = self.recorded
+            if let entry = entries.dropFirst(seen).first(where: { $0.message.contains(text) }) { return entry }
+            seen = max(seen, entries.count)
+            try await self.all.wait(for: seen + 1, "a log entry containing \(text.debugDescription)", timeout: timeout)
+        }
     }
 
     private struct Handler: LogHandler {
