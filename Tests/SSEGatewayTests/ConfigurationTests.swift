@@ -398,9 +398,9 @@ struct GatewayConfigurationTests {
     @Test func rejectsUnknownNestedKeys() {
         #expect(
             configError(#"{"server": {"prot": 80}}"#)
-                == "server.prot: unknown key; known keys: backlog, host, keepAliveTimeout, maxConnections, "
+                == "server.prot: unknown key; known keys: backlog, host, http2, keepAliveTimeout, maxConnections, "
                 + "maxConnectionsPerAddress, maxHeaderBytes, maxHeaderCount, maxRequestLineBytes, middlewareTimeout, "
-                + "port, requestBodyTimeout, requestHeaderTimeout, retryAfter, threads"
+                + "port, requestBodyTimeout, requestHeaderTimeout, retryAfter, threads, tls"
         )
         #expect(
             configError(#"{"hub": {"history": {"size": 1, "max": 2}}}"#)

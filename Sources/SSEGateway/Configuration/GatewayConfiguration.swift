@@ -68,6 +68,8 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var backlog = 1024
         /// HTTPS on the listener, or nil for plain HTTP. Default nil.
         public var tls: TLS?
+        /// HTTP/2 over TLS and, optionally, in cleartext.
+        public var http2 = HTTP2()
 
         public init() {}
     }
@@ -325,6 +327,9 @@ extension GatewayConfiguration.Server {
                 try node.int(in: 1...65535)
             }
             tls = try object.decodeIfPresent("tls") { node throws(ConfigError) in try TLS(from: node) }
+            http2 = try object.decode("http2", default: defaults.http2) { node throws(ConfigError) in
+                try HTTP2(from: node)
+            }
         }
     }
 }

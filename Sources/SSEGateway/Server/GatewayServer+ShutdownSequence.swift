@@ -150,6 +150,8 @@ extension GatewayServer {
             self.context.tls?.stopWatching()
             let channel = self.serverChannel.withLockedValue { $0 }
             _ = await channel?.close(mode: .all).valueUnlessCancelled()
+            // HTTP/2 clients learn that no new stream will be taken; the open ones get the notice next.
+            self.context.http2Connections.quiesceAll()
         case .sendNotice:
             let notice = self.configuration.shutdown.notice
             // Every loop notifies its own streams at the same time.
@@ -206,6 +208,7 @@ extension GatewayServer {
         self.context.tls?.stopWatching()
         let channel = self.serverChannel.withLockedValue { $0 }
         channel?.close(promise: nil)
+        self.context.http2Connections.quiesceAll()
         return await self.closeSessions(reason: .serverShutdown).listenersDone.succeeds(within: bound)
     }
 

@@ -4,8 +4,6 @@ import NIOConcurrencyHelpers
 public import NIOCore
 import NIOHTTP1
 import NIOPosix
-import NIOSSL
-import NIOTLS
 import ServiceLifecycle
 import Synchronization
 
@@ -119,7 +117,7 @@ public final class GatewayServer: Sendable {
     }
 
     /// What the TLS listener offers by ALPN, most preferred first.
-    static let applicationProtocols = ["http/1.1"]
+    static let applicationProtocols = ["h2", "http/1.1"]
 
     /// Builds the middleware chains of `configuration` without serving, as `check-config` does; returns the
     /// warnings the configuration and its middleware raise.
@@ -246,7 +244,7 @@ public final class GatewayServer: Sendable {
             )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try Self.configure(channel: channel, server: server)
+                    try ConnectionPipeline.configure(channel: channel, server: server)
                 }
             }
         let channel = try await bootstrap.bind(host: configuration.server.host, port: configuration.server.port).get()
@@ -257,32 +255,6 @@ public final class GatewayServer: Sendable {
             "listening",
             metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"]
         )
-    }
-
-    /// Sets up an accepted connection: TLS first when configured (its handshake under a deadline), then HTTP/1.1.
-    static func configure(channel: any Channel, server: ServerContext) throws {
-        let capacity = server.connections.admit(channel)
-        guard let tls = server.tls else {
-            try Self.configureHTTP1(channel: channel, server: server, capacity: capacity)
-            return
-        }
-        let pipeline = channel.pipeline.syncOperations
-        try pipeline.addHandler(NIOSSLServerHandler(context: tls.context))
-        try pipeline.addHandler(TLSHandshakeDeadline(timeout: TimeAmount(tls.settings.handshakeTimeout)))
-        try pipeline.addHandler(
-            ApplicationProtocolNegotiationHandler { _, channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try Self.configureHTTP1(channel: channel, server: server, capacity: capacity)
-                }
-            })
-    }
-
-    private static func configureHTTP1(
-        channel: any Channel, server: ServerContext, capacity: AdmissionPolicy.Connection.Capacity
-    ) throws {
-        let codec = HTTPCodec(limits: server.admission.decoderLimits)
-        let handler = HTTPConnectionHandler(server: server, codec: codec, capacity: capacity)
-        try codec.install(in: channel.pipeline.syncOperations, connection: handler)
     }
 
     /// Runs the shutdown sequence of `configuration.shutdown`, as a signal does under `serve`: `/readyz` turns 503,

@@ -1,4 +1,6 @@
 import NIOCore
+import NIOHTTP1
+import NIOHTTP2
 import NIOSSL
 
 #if canImport(Glibc)
@@ -21,10 +23,11 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     var startSequence: UInt64 = 0
 
     private let hub: Hub
-    private let chunked: Bool
+    private let framing: StreamFraming
     private let maxBufferedBytes: Int
     private let claims: SubscriberClaims?
-    private let head: ByteBuffer
+    /// Written when the stream attaches, then dropped.
+    private var head: StreamHead?
     /// Every filter of the stream, outermost first; they all hear of writes and writability.
     private var filters: [any StreamFilter] = []
     private var sessionStream: SessionStream?
@@ -52,8 +55,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     init(
         session: Session,
         hub: Hub,
-        head: ByteBuffer,
-        chunked: Bool,
+        head: StreamHead,
         maxBufferedBytes: Int,
         replay: ReplayPlan? = nil,
         source: StreamHandlerRun? = nil
@@ -65,7 +67,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.eventLoop = session.eventLoop
         self.hub = hub
         self.head = head
-        self.chunked = chunked
+        self.framing = head.framing
         self.maxBufferedBytes = maxBufferedBytes
         self.claims = session.claims
     }
@@ -105,25 +107,29 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         } else {
             attachment = Hub.Attachment(replay: [], replyLastEventID: nil)
         }
-        var head = self.head
-        if let reply = attachment.replyLastEventID {
-            head.writeString("Last-Event-ID: \(reply)\r\n")
+        if let head = self.head {
+            self.head = nil
+            if self.framing == .http2 {
+                let head = head.http2Head(lastEventID: attachment.replyLastEventID)
+                context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
+            } else {
+                let bytes = head.bytes(lastEventID: attachment.replyLastEventID, allocator: context.channel.allocator)
+                context.write(self.wrapOutboundOut(bytes), promise: nil)
+            }
         }
-        head.writeStaticString("\r\n")
-        context.write(self.wrapOutboundOut(head), promise: nil)
         var opening = context.channel.allocator.buffer(capacity: 16)
         if !self.transformers.isEmpty {
             opening.writeStaticString(":\n")
             opening = self.framed(self.transformed(opening))
-        } else if self.chunked {
+        } else if self.framing == .chunked {
             opening.writeStaticString("2\r\n:\n\r\n")
         } else {
             opening.writeStaticString(":\n")
         }
-        context.write(self.wrapOutboundOut(opening), promise: nil)
+        context.write(self.wrap(opening), promise: nil)
         for event in attachment.replay where self.accepts(event, matched: false) {
             self.lastSequence = event.sequence
-            context.write(self.wrapOutboundOut(self.bytes(of: event)), promise: nil)
+            context.write(self.wrap(self.bytes(of: event)), promise: nil)
             self.notifyWrite(.event)
         }
         context.flush()
@@ -167,6 +173,9 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         let reason: CloseReason
         if let ioError = error as? IOError, ioError.errnoCode == ECONNRESET {
             reason = .clientDisconnected
+        } else if error is NIOHTTP2Errors.StreamClosed {
+            // An HTTP/2 client reset the stream (a closed `EventSource`): this stream alone has gone.
+            reason = .clientDisconnected
         } else if let tlsError = error as? NIOSSLError, tlsError == .uncleanShutdown {
             // Over TLS, a client that leaves without a close_notify (a closed tab, a killed process).
             reason = .clientDisconnected
@@ -188,7 +197,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             self.pending.removeAll()
             self.pendingBytes = 0
             self.flushing = true
-            context.writeAndFlush(self.wrapOutboundOut(coalesced), promise: nil)
+            context.writeAndFlush(self.wrap(coalesced), promise: nil)
             self.flushing = false
         }
         self.resumeWaitingSends()
@@ -218,7 +227,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The bytes this stream writes for `event`: the shared buffer itself unless a filter transforms bytes.
     private func bytes(of event: HubEvent) -> ByteBuffer {
         if self.transformers.isEmpty {
-            return self.chunked ? event.chunk : event.payload
+            return self.framing == .chunked ? event.chunk : event.payload
         }
         return self.framed(self.transformed(event.payload))
     }
@@ -233,8 +242,18 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func framed(_ payload: ByteBuffer) -> ByteBuffer {
-        guard self.chunked else { return payload }
+        guard self.framing == .chunked else { return payload }
         return ChunkedFrame.frame(payload, allocator: self.context?.channel.allocator ?? ByteBufferAllocator())
+    }
+
+    /// `bytes` as this stream's pipeline takes them: raw for HTTP/1 (the codec is gone), a body part for the HTTP/2
+    /// stream codec, which makes it one DATA frame without copying it.
+    @inline(__always)
+    private func wrap(_ bytes: ByteBuffer) -> NIOAny {
+        if self.framing == .http2 {
+            return NIOAny(HTTPServerResponsePart.body(.byteBuffer(bytes)))
+        }
+        return self.wrapOutboundOut(bytes)
     }
 
     @inline(__always)
@@ -308,10 +327,10 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         if self.writable, self.pending.isEmpty {
             if flush {
                 self.flushing = true
-                context.writeAndFlush(self.wrapOutboundOut(bytes), promise: nil)
+                context.writeAndFlush(self.wrap(bytes), promise: nil)
                 self.flushing = false
             } else {
-                context.write(self.wrapOutboundOut(bytes), promise: nil)
+                context.write(self.wrap(bytes), promise: nil)
                 self.needsFlush = true
             }
         } else {
@@ -369,10 +388,20 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
                     tail = outer.transform(tail, allocator: context.channel.allocator)
                 }
                 let bytes = self.framed(tail)
-                if bytes.readableBytes > 0 { context.write(self.wrapOutboundOut(bytes), promise: nil) }
+                if bytes.readableBytes > 0 { context.write(self.wrap(bytes), promise: nil) }
             }
-            if self.chunked {
+            switch self.framing {
+            case .chunked:
                 context.write(self.wrapOutboundOut(ChunkedFrame.terminator), promise: nil)
+            case .http2:
+                // END_STREAM ends this stream alone; the connection and its other streams go on.
+                let channel = context.channel
+                context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+                    channel.close(promise: nil)
+                }
+                return
+            case .closeDelimited:
+                break
             }
             context.flush()
         }

@@ -14,6 +14,8 @@ final class ServerContext: Sendable {
     let logger: Logger
     /// The listener's TLS context, when `server.tls` is set.
     let tls: TLSCertificates?
+    /// Open HTTP/2 connections, for shutdown's `GOAWAY`.
+    let http2Connections = HTTP2ConnectionRegistry()
     let connections: ConnectionLimiter
     let admission: AdmissionPolicy
     let connectionConfiguration: HTTPConnectionStateMachine.Configuration

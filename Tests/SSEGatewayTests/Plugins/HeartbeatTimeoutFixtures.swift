@@ -27,8 +27,7 @@ struct TimerStream {
             let handler = SSEStreamHandler(
                 session: session,
                 hub: hub,
-                head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"),
-                chunked: false,
+                head: StreamHead(framing: .closeDelimited, extra: [:]),
                 maxBufferedBytes: 1 << 20
             )
             let stream = SessionStream(session: session, channel: channel)

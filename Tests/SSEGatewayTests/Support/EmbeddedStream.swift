@@ -26,8 +26,7 @@ struct EmbeddedStream {
             SSEStreamHandler(
                 session: session,
                 hub: hub,
-                head: ByteBuffer(string: "HTTP/1.1 200 OK\r\n"),
-                chunked: true,
+                head: StreamHead(framing: .chunked, extra: [:]),
                 maxBufferedBytes: 1024
             )
         )

@@ -6,7 +6,7 @@ import NIOHTTP1
 ///
 /// A stream needs none of them: once its head is out, ``switchToStream(_:connection:)`` leaves only the stream's
 /// handler, which writes pre-framed bytes, so an idle stream costs no codec memory and a write no encoding.
-struct HTTPCodec {
+struct HTTPCodec: ConnectionCodec {
     let encoder = HTTPResponseEncoder()
     let decoder: ByteToMessageHandler<HTTPRequestDecoder>
     let arrivals = ByteArrivalHandler()

@@ -13,7 +13,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private typealias Action = HTTPConnectionStateMachine.Action
 
     private let server: ServerContext
-    private let codec: HTTPCodec
+    private let codec: any ConnectionCodec
     private let capacity: AdmissionPolicy.Connection.Capacity
     private var machine: HTTPConnectionStateMachine
     private var timer: (deadline: NIODeadline, task: Scheduled<Void>)?
@@ -30,7 +30,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var update: PublishRequest?
     private var publishAllowedFromPeer: Bool?
 
-    init(server: ServerContext, codec: HTTPCodec, capacity: AdmissionPolicy.Connection.Capacity) {
+    init(server: ServerContext, codec: any ConnectionCodec, capacity: AdmissionPolicy.Connection.Capacity) {
         self.server = server
         self.codec = codec
         self.capacity = capacity

@@ -129,7 +129,7 @@ struct SubscribeEndpoint {
         _ session: Session,
         replay: ReplayPlan?,
         mount: HubMount,
-        codec: HTTPCodec,
+        codec: any ConnectionCodec,
         connection: ChannelHandlerContext
     ) {
         let channel = connection.channel
@@ -154,16 +154,11 @@ struct SubscribeEndpoint {
         mount: HubMount,
         channel: any Channel
     ) -> SSEStreamHandler {
-        let chunked = session.request.version.major == 1 && session.request.version.minor >= 1
-        var head = StreamHead.encode(chunked: chunked, allocator: channel.allocator)
-        for (name, value) in session.responseHeaders {
-            head.writeString("\(name): \(value)\r\n")
-        }
+        let head = StreamHead(framing: StreamFraming(version: session.request.version), extra: session.responseHeaders)
         let stream = SSEStreamHandler(
             session: session,
             hub: session[FeedHub.self] ?? self.server.hub,
             head: head,
-            chunked: chunked,
             maxBufferedBytes: max(1, self.server.configuration.streams.maxBufferedBytes / 2),
             replay: replay,
             source: mount.handler.map {

@@ -32,51 +32,58 @@ func fail(_ message: String) -> Never {
 @MainActor
 func waitForHeads(_ count: Int, _ signals: inout AsyncStream<String?>.Iterator) async {
     for _ in 0..<count {
-        guard let result = await signals.next() else { fail("the streams' signals ended") }
+        guard let result = await signals.next(isolation: #isolation) else { fail("the streams' signals ended") }
         if let failure = result { fail("a stream failed to open: \(failure)") }
     }
 }
 
-let arguments = CommandLine.arguments
-guard arguments.count == 4, ["nio", "ahc"].contains(arguments[1]), let count = Int(arguments[3]), count >= 1 else {
-    fail("usage: upstream-clients nio|ahc URL COUNT")
-}
-let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-let eventLoop = group.next()
-let totals = Totals()
-let (signals, started) = AsyncStream<String?>.makeStream()
-let target: Target
-do {
-    target = try Target(url: arguments[2], totals: totals, started: started)
-} catch {
-    fail("\(error)")
-}
-
-var client: HTTPClient? = nil
-if arguments[1] == "ahc" {
-    var configuration = HTTPClient.Configuration()
-    // One connection per stream: the default soft limit (8 per host) would queue every stream past the eighth.
-    configuration.connectionPool = .init(idleTimeout: .seconds(600), concurrentHTTP1ConnectionsPerHostSoftLimit: count)
-    client = HTTPClient(eventLoopGroup: group, configuration: configuration)
-}
-
-func startStream() {
-    if let client {
-        startAHCStream(target, client: client)
-    } else {
-        startNIOStream(target, on: eventLoop)
+/// Parses the arguments, opens the streams, then answers stdin until it ends.
+@MainActor
+func run() async -> Never {
+    let arguments = CommandLine.arguments
+    guard arguments.count == 4, ["nio", "ahc"].contains(arguments[1]), let count = Int(arguments[3]), count >= 1 else {
+        fail("usage: upstream-clients nio|ahc URL COUNT")
     }
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    let eventLoop = group.next()
+    let totals = Totals()
+    let (signals, started) = AsyncStream<String?>.makeStream()
+    let target: Target
+    do {
+        target = try Target(url: arguments[2], totals: totals, started: started)
+    } catch {
+        fail("\(error)")
+    }
+
+    var client: HTTPClient? = nil
+    if arguments[1] == "ahc" {
+        var configuration = HTTPClient.Configuration()
+        // One connection per stream: with the default soft limit (8 per host) every stream past the eighth would
+        // wait in the pool's queue for a connection that never frees up.
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(600), concurrentHTTP1ConnectionsPerHostSoftLimit: count)
+        client = HTTPClient(eventLoopGroup: group, configuration: configuration)
+    }
+    let startStream = { [client] in
+        if let client {
+            startAHCStream(target, client: client)
+        } else {
+            startNIOStream(target, on: eventLoop)
+        }
+    }
+
+    var heads = signals.makeAsyncIterator()
+    startStream()
+    await waitForHeads(1, &heads)
+    say("warm")
+    guard readLine() == "open" else { exit(0) }
+    for _ in 1..<count { startStream() }
+    await waitForHeads(count - 1, &heads)
+    say("ready")
+    while let line = readLine() {
+        if line == "report" { say(totals.json) }
+    }
+    exit(0)
 }
 
-var heads = signals.makeAsyncIterator()
-startStream()
-await waitForHeads(1, &heads)
-say("warm")
-guard readLine() == "open" else { exit(0) }
-for _ in 1..<count { startStream() }
-await waitForHeads(count - 1, &heads)
-say("ready")
-while let line = readLine() {
-    if line == "report" { say(totals.json) }
-}
-exit(0)
+await run()
