@@ -103,6 +103,106 @@ struct BrowserTests {
         try await pageServer.stop()
     }
 
+    /// Helpers for the many-streams test, run in a page of the gateway's own origin.
+    static let manyStreamsScript = """
+        window.sources = [];
+        window.opens = 0;
+        window.received = [];
+        window.start = function (url, count) {
+          for (let i = 0; i < count; i++) {
+            const source = new EventSource(url);
+            window.received.push([]);
+            source.onopen = () => { window.opens += 1; };
+            source.onmessage = (event) => { window.received[i].push(event.data); };
+            window.sources.push(source);
+          }
+        };
+        window.publish = async function (url, data) {
+          const body = new URLSearchParams({topic: "tabs", data: data});
+          await (await fetch(url, {method: "POST", body: body})).text();
+          const entries = performance.getEntriesByName(url);
+          return entries.length ? entries[entries.length - 1].nextHopProtocol : "none";
+        };
+        """
+
+    /// The issue HTTP/2 solves: over HTTP/1.1 a browser opens 6 connections to an origin at most, so only 6
+    /// `EventSource`s of a page stream. Over TLS the gateway speaks h2, and 20 streams share one connection.
+    @Test(
+        .enabled(
+            if: ChromeDriver.isInstalled || ChromeDriver.isRequired,
+            "needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver); required in CI"
+        ),
+        .timeLimit(.minutes(1))
+    )
+    func twentyEventSourcesOfOnePageAllStreamOverOneHTTP2Connection() async throws {
+        try #require(ChromeDriver.isInstalled, "chromium and chromium-driver are not installed")
+        let certificates = try TestCertificates()
+        defer { certificates.remove() }
+        try await certificates.make("gateway")
+        var configuration = GatewayConfiguration.testing()
+        configuration.server.tls = .init(
+            certificateFile: certificates.path("gateway.crt"), keyFile: certificates.path("gateway.key"))
+        let driver = try await ChromeDriver()
+        let browser: WebDriverSession
+        do {
+            browser = try await WebDriverSession.start(port: driver.port, arguments: ["--ignore-certificate-errors"])
+        } catch {
+            await driver.stop()
+            throw error
+        }
+        do {
+            try await TestGateway.run(configuration: configuration) { server, port in
+                let origin = "https://127.0.0.1:\(port)"
+                // A page of the gateway's origin (its health answer), so that its timing entries are readable.
+                try await browser.navigate(to: origin + "/healthz")
+                _ = try await browser.execute(Self.manyStreamsScript)
+                let hub = origin + "/.well-known/mercure"
+                _ = try await browser.execute("window.start(\(Self.jsString(hub + "?topic=tabs")), 20);")
+                try await browser.waitUntil("window.opens === 20")
+                #expect(server.renderMetrics().contains("sse_sessions_active 20"))
+                // The streams share one connection (the page's navigation may have taken a second one).
+                let connections = server.context.http2Connections.count
+                #expect((1...2).contains(connections), "\(connections) HTTP/2 connections for 20 streams")
+
+                func publish(_ data: String) async throws -> Any? {
+                    try await browser.execute("return window.publish(\(Self.jsString(hub)), \(Self.jsString(data)));")
+                }
+                #expect(try await publish("to all") as? String == "h2", "the page's own request went over h2")
+                try await browser.waitUntil("window.received.every((events) => events.length === 1)")
+
+                // Closing one of them ends that session alone; the others keep receiving.
+                _ = try await browser.execute("window.sources[0].close();")
+                try await AbuseTests.eventually { server.renderMetrics().contains("sse_sessions_active 19") }
+                #expect(server.renderMetrics().contains("sse_sessions_active 19"))
+                _ = try await publish("to the rest")
+                try await browser.waitUntil("window.received.slice(1).every((events) => events.length === 2)")
+                let first = try await browser.execute("return window.received[0].length;") as? Int
+                #expect(first == 1, "the closed EventSource got nothing more")
+                #expect(server.renderMetrics().contains(#"sse_sessions_closed_total{reason="client_disconnected"} 1"#))
+            }
+            // The same page over plain HTTP/1.1: six connections, six streams; the rest wait.
+            try await TestGateway.run(configuration: .testing()) { server, port in
+                let origin = "http://127.0.0.1:\(port)"
+                try await browser.navigate(to: origin + "/healthz")
+                _ = try await browser.execute(Self.manyStreamsScript)
+                _ = try await browser.execute(
+                    "window.start(\(Self.jsString(origin + "/.well-known/mercure?topic=tabs")), 20);")
+                try await browser.waitUntil("window.opens === 6")
+                // Nothing to await for streams that never open: look again after a while.
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await browser.execute("return window.opens;") as? Int == 6)
+                #expect(server.renderMetrics().contains("sse_sessions_active 6"))
+                try await browser.navigate(to: "about:blank")
+            }
+        } catch {
+            await browser.quit()
+            await driver.stop()
+            throw error
+        }
+        await browser.quit()
+        await driver.stop()
+    }
+
     static func gatewayConfig(pageOrigin: String) -> String {
         """
         {"middleware": [

@@ -11,8 +11,8 @@ struct WebDriverSession {
     let port: Int
     let id: String
 
-    /// Starts headless Chromium through the driver at `endpoint`.
-    static func start(port: Int) async throws -> WebDriverSession {
+    /// Starts headless Chromium, with `arguments` besides the usual ones, through the driver at `port`.
+    static func start(port: Int, arguments: [String] = []) async throws -> WebDriverSession {
         let capabilities: [String: Any] = [
             "capabilities": [
                 "alwaysMatch": [
@@ -22,7 +22,7 @@ struct WebDriverSession {
                         "args": [
                             "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                             "--no-first-run", "--no-default-browser-check",
-                        ],
+                        ] + arguments,
                     ],
                 ]
             ]
