@@ -220,4 +220,74 @@ struct HTTP2Tests {
             }
         }
     }
+
+    @Test func streamAndHeaderLimitsAreEnforcedPerConnection() async throws {
+        try await Self.withTLS { certificates in
+            let configuration = Self.configuration(certificates) { configuration in
+                configuration.server.http2.maxConcurrentStreams = 3
+                configuration.server.http2.maxHeaderListSize = 4096
+            }
+            try await TestGateway.run(configuration: configuration) { server, port in
+                let client = try await H2Client.connect(port: port, tls: true)
+                var open: [H2Stream] = []
+                for _ in 0..<3 {
+                    let stream = try await client.open(Self.hubPath + "?topic=news")
+                    try await stream.waitFor(text: ":\n")
+                    open.append(stream)
+                }
+                // The gateway advertised 3: the client holds a fourth back until one of the three ends.
+                let waiting = try await client.open(Self.hubPath + "?topic=news")
+                #expect(server.renderMetrics().contains("sse_sessions_active 3"))
+                #expect(waiting.status == nil)
+                open[0].reset()
+                try await waiting.waitFor(text: ":\n")
+                #expect(server.renderMetrics().contains("sse_sessions_active 3"))
+
+                // A header list beyond the limits is refused: by the HTTP/2 layer once the client has taken the
+                // settings (the stream or connection ends), or by the gateway's own header limit (431) before.
+                let large = try await H2Client.connect(port: port, tls: true)
+                let oversized = try await large.open(
+                    Self.hubPath + "?topic=news", headers: [("x-large", String(repeating: "a", count: 12_000))])
+                let refusal = try await oversized.waitFor("the oversized request to be refused") {
+                    $0.status != nil || $0.closed || $0.reset != nil
+                }
+                #expect(refusal.status == nil || refusal.status == "431", "\(refusal.status ?? "")")
+                #expect(client.channel.isActive, "the other client's connection is untouched")
+                await client.close()
+                await large.close()
+            }
+        }
+    }
+
+    /// The real binary: SIGTERM with HTTP/2 streams open sends every stream the notice, and exits 0.
+    @Test func sigtermWithHTTP2StreamsOpenSendsTheNoticeAndExitsZero() async throws {
+        try await Self.withTLS { certificates in
+            let config = certificates.path("config.json")
+            try Data(
+                """
+                {"server": {"host": "127.0.0.1", "port": 0, "threads": 1,
+                            "tls": {"certificateFile": "gateway.crt", "keyFile": "gateway.key"}},
+                 "hub": {"store": {"type": "memory"}},
+                 "shutdown": {"readinessGrace": "0s", "drainTimeout": "300ms"}}
+                """.utf8
+            ).write(to: URL(fileURLWithPath: config))
+            let gateway = try GatewayProcess(arguments: ["serve", "--config", config])
+            let port = try await gateway.port()
+            var streams: [ChildProcess] = []
+            for _ in 0..<3 {
+                let stream = try Curl.start(["-k", "--http2", "https://127.0.0.1:\(port)\(Self.hubPath)?topic=news"])
+                try await stream.waitFor("the stream to open", timeout: .seconds(10)) {
+                    $0.standardOutput.hasPrefix(":")
+                }
+                streams.append(stream)
+            }
+            gateway.signal(SIGTERM)
+            #expect(try await gateway.waitForExit() == 0)
+            for stream in streams {
+                let output = try await stream.waitFor("curl to end", timeout: .seconds(10)) { $0.isFinished }
+                #expect(output.standardOutput.contains("event: shutdown\nretry: "), "\(output.standardOutput)")
+                #expect(output.status == 0, "the stream ended cleanly: \(output.standardError)")
+            }
+        }
+    }
 }
