@@ -93,8 +93,10 @@ enum ConnectionPipeline {
         }
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(CloseOnInputClosed())
+        try pipeline.addHandler(FlushCoalescer())
         try pipeline.addHandler(http2)
         try pipeline.addHandler(manager)
+        try pipeline.addHandler(CloseOnError())
         if channel.isActive {
             // Added after TLS's negotiation, on an active channel: start its timers as activation would.
             manager.channelActive(context: try pipeline.context(handler: manager))
