@@ -290,4 +290,56 @@ struct HTTP2Tests {
             }
         }
     }
+
+    /// NIO's rapid-reset guard: a client that resets streams beyond the limit loses its connection.
+    @Test func aClientResettingStreamsBeyondTheLimitLosesItsConnection() async throws {
+        try await Self.withTLS { certificates in
+            let configuration = Self.configuration(certificates) { $0.server.http2.maxStreamResets = 20 }
+            try await TestGateway.run(configuration: configuration) { server, port in
+                let client = try await H2Client.connect(port: port, tls: true)
+                var resets = 0
+                while client.channel.isActive, resets < 40 {
+                    let stream = try await client.open(Self.hubPath + "?topic=news")
+                    try await stream.waitFor("the stream to open or fail", timeout: .seconds(2)) {
+                        $0.body.hasPrefix(":") || $0.closed || $0.reset != nil
+                    }
+                    stream.reset()
+                    resets += 1
+                }
+                try await client.closed.wait(
+                    for: 1, "the connection to be closed after \(resets) resets", timeout: .seconds(3))
+                #expect(resets > 20 && resets <= 40, "closed after \(resets) resets")
+                try await AbuseTests.eventually { server.renderMetrics().contains("sse_sessions_active 0") }
+                #expect(server.renderMetrics().contains("sse_sessions_active 0"))
+            }
+        }
+    }
+
+    /// The connection closing ends every session it carried, each with its will-close listeners; over TLS and in
+    /// cleartext (where the listener allows half-closure for HTTP/1.1, so a FIN must be taken as the client leaving).
+    @Test(arguments: [true, false])
+    func aConnectionClosingEndsEverySessionItCarried(tls: Bool) async throws {
+        try await Self.withTLS { certificates in
+            let clock = CloseClock()
+            let configuration = Self.configuration(tls ? certificates : nil) { $0.server.http2.cleartext = true }
+            try await TestGateway.run(middleware: [clock], configuration: configuration) { server, port in
+                let other = try await H2Client.connect(port: port, tls: tls)
+                let staying = try await other.open(Self.hubPath + "?topic=news")
+                try await staying.waitFor(text: ":\n")
+                let client = try await H2Client.connect(port: port, tls: tls)
+                for _ in 0..<5 {
+                    let stream = try await client.open(Self.hubPath + "?topic=news")
+                    try await stream.waitFor(text: ":\n")
+                }
+                #expect(server.renderMetrics().contains("sse_sessions_active 6"))
+                await client.close()
+                try await clock.closed.wait(for: 5, "the five sessions of the closed connection to end")
+                #expect(
+                    clock.closes.withLockedValue { $0.map(\.reason) } == Array(repeating: .clientDisconnected, count: 5)
+                )
+                #expect(server.renderMetrics().contains("sse_sessions_active 1"))
+                await other.close()
+            }
+        }
+    }
 }
