@@ -2,12 +2,12 @@
 # Benchmarks a release build of the gateway beside nginx+nchan in one run, with ../shared/bench:
 #   Tests/Benchmarks/run.sh                       # the standard scenarios
 #   IDLE_CONNS="10000" FANOUTS="1000:10" REPEATS=1 Tests/Benchmarks/run.sh
-#   CASES="chain nchan1" Tests/Benchmarks/run.sh  # a subset of the cases
+#   CASES="chain chain-delay nchan1" Tests/Benchmarks/run.sh  # a subset of the cases
 # Needs nginx and libnginx-mod-nchan (apt-get install -y nginx libnginx-mod-nchan). Loopback only.
 #
 # Cases: `gateway` (no middleware, Tests/Benchmarks/bench-config.json), `chain` (the shipped config.json's chain
-# and limits, on a memory store, with the benchmark's listener; publishers present a token signed with its key), and
-# `nchan1` (nginx+nchan, one worker). The cases take turns: each repeat runs every scenario once on each case before
+# and limits, on a memory store, with the benchmark's listener; publishers present a token signed with its key),
+# `chain-delay` (the same with `streams.writeDelay` 5 ms) and `nchan1` (nginx+nchan, one worker). The cases take turns: each repeat runs every scenario once on each case before
 # the next repeat starts. The noise of a shared machine comes in spells of tens of seconds, and running all of one
 # case's repeats and then all of the other's lets one spell decide the comparison. The idle scenarios run in the
 # first repeat only. Prints each case's table, then server CPU per delivery as a ratio to nchan's, repeat by repeat.
@@ -16,7 +16,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 bench=${BENCH_DIR:-$root/../shared/bench}
 cd "$root"
 swift build -c release --product sse-gateway
-cases=${CASES:-"gateway chain nchan1"}
+cases=${CASES:-"gateway chain chain-delay nchan1"}
 repeats=${REPEATS:-3}
 idle=${IDLE_CONNS-"1000 10000 30000"}
 stamp=$(date +%Y%m%d-%H%M%S)
@@ -32,6 +32,8 @@ config["server"].update({"host": "127.0.0.1", "port": 18100, "threads": 1, "maxC
 config["hub"]["store"] = {"type": "memory"}
 config["logging"] = {"level": "warning"}
 json.dump(config, open(sys.argv[2], "w"), indent=1)
+config.setdefault("streams", {})["writeDelay"] = "5ms"
+json.dump(config, open(sys.argv[2].replace(".json", "-delay.json"), "w"), indent=1)
 PY
 # A publisher token (HS256, mercure.publish ["*"]) signed with the shipped chain's publisher key.
 chain_token=$(python3 - "$work/chain-config.json" <<'PY'
@@ -56,8 +58,10 @@ for ((repeat = 1; repeat <= repeats; repeat++)); do
       gateway)
         GATEWAY_CMD="$root/.build/release/sse-gateway serve --config $root/Tests/Benchmarks/bench-config.json" \
           PEERS=gateway OUT=$out IDLE_CONNS=$conns REPEATS=1 ./run-peers.sh ;;
-      chain)
-        GATEWAY_CMD="$root/.build/release/sse-gateway serve --config $work/chain-config.json" \
+      chain | chain-delay)
+        config=$work/chain-config.json
+        [ "$case" = chain-delay ] && config=$work/chain-config-delay.json
+        GATEWAY_CMD="$root/.build/release/sse-gateway serve --config $config" \
           GATEWAY_PUB_AUTH="Authorization: Bearer $chain_token" \
           PEERS=gateway OUT=$out IDLE_CONNS=$conns REPEATS=1 ./run-peers.sh ;;
       *) PEERS=$case OUT=$out IDLE_CONNS=$conns REPEATS=1 ./run-peers.sh ;;

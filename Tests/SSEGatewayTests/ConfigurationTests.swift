@@ -413,7 +413,7 @@ struct GatewayConfigurationTests {
         )
         #expect(
             configError(#"{"streams": {"z": 1, "b": 2}}"#)
-                == "streams.b: unknown key; known keys: closeListenerTimeout, maxBufferedBytes"
+                == "streams.b: unknown key; known keys: closeListenerTimeout, maxBufferedBytes, writeDelay"
         )
         #expect(configError(#"{"logging": {"format": "json"}}"#) == "logging.format: unknown key; known keys: level")
     }

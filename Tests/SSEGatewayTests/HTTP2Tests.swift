@@ -84,8 +84,11 @@ struct HTTP2Tests {
                 }
                 stream.signal(SIGKILL)
                 replay.signal(SIGKILL)
-                try await AbuseTests.eventually { server.renderMetrics().contains("sse_sessions_active 0") }
-                #expect(server.renderMetrics().contains(#"sse_sessions_closed_total{reason="client_disconnected"} 2"#))
+                // The closed count follows the active gauge's decrement: wait for the count.
+                let closed = #"sse_sessions_closed_total{reason="client_disconnected"} 2"#
+                try await AbuseTests.eventually { server.renderMetrics().contains(closed) }
+                #expect(server.renderMetrics().contains(closed))
+                #expect(server.renderMetrics().contains("sse_sessions_active 0"))
             }
         }
     }
@@ -115,6 +118,8 @@ struct HTTP2Tests {
                 delays.sort()
                 print("session closed after its stream was reset: p50 \(delays[24]), p99 \(delays[49])")
                 #expect(delays[49] < .milliseconds(10), "slowest \(delays[49])")
+                // The gauge drops just after the will-close listeners have run.
+                try await AbuseTests.eventually { server.renderMetrics().contains("sse_sessions_active 1") }
                 #expect(server.renderMetrics().contains("sse_sessions_active 1"))
 
                 let answer = try await Curl.run([
@@ -338,6 +343,8 @@ struct HTTP2Tests {
                 #expect(
                     clock.closes.withLockedValue { $0.map(\.reason) } == Array(repeating: .clientDisconnected, count: 5)
                 )
+                // The gauge drops just after the will-close listeners have run.
+                try await AbuseTests.eventually { server.renderMetrics().contains("sse_sessions_active 1") }
                 #expect(server.renderMetrics().contains("sse_sessions_active 1"))
                 await other.close()
             }

@@ -58,8 +58,11 @@ struct TLSTests {
             // A client that goes away over TLS ends its session, as over plain TCP.
             replay.signal(SIGKILL)
             stream.signal(SIGKILL)
-            try await AbuseTests.eventually { server.renderMetrics().contains("sse_sessions_active 0") }
-            #expect(server.renderMetrics().contains(#"sse_sessions_closed_total{reason="client_disconnected"} 2"#))
+            // The closed count follows the active gauge's decrement: wait for the count.
+            let closed = #"sse_sessions_closed_total{reason="client_disconnected"} 2"#
+            try await AbuseTests.eventually { server.renderMetrics().contains(closed) }
+            #expect(server.renderMetrics().contains(closed))
+            #expect(server.renderMetrics().contains("sse_sessions_active 0"))
         }
     }
 

@@ -35,15 +35,21 @@ public final class Hub: Sendable {
     /// Reads a shared store's events, every gateway's, for fan-out; nil for a store of this gateway alone.
     private let follower = NIOLockedValueBox<StoreFollower?>(nil)
 
-    /// - Parameter committer: commits events to the store before they are answered and fanned out.
+    /// - Parameters:
+    ///   - committer: commits events to the store before they are answered and fanned out.
+    ///   - writeDelay: `streams.writeDelay`; zero flushes every batch at once.
     init(
         eventLoops: [any EventLoop],
         configuration: GatewayConfiguration.Hub,
         metrics: GatewayMetrics,
         committer: EventCommitter,
+        writeDelay: Duration = .zero,
         logger: Logger = Logger(label: "sse-gateway")
     ) {
-        let shards = eventLoops.enumerated().map { HubShard(eventLoop: $0.element, index: $0.offset, metrics: metrics) }
+        let delay = writeDelay == .zero ? nil : TimeAmount(writeDelay)
+        let shards = eventLoops.enumerated().map {
+            HubShard(eventLoop: $0.element, index: $0.offset, metrics: metrics, writeDelay: delay)
+        }
         self.shards = shards
         var byLoop: [ObjectIdentifier: HubShard] = [:]
         for shard in shards { byLoop[ObjectIdentifier(shard.eventLoop)] = shard }

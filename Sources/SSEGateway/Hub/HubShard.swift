@@ -15,13 +15,18 @@ final class HubShard: @unchecked Sendable {
     private var exact: [UTF8Key: StreamList] = [:]
     private var inexact = StreamList()
     private var touched: [SSEStreamHandler] = []
+    /// `streams.writeDelay`: events are written at once but flushed by a timer of the loop, at most once per
+    /// delay, so a stream that gets several events within it takes them in one system call; nil flushes each batch.
+    private let writeDelay: TimeAmount?
+    private var flushScheduled = false
     private(set) var sessions: [ObjectIdentifier: Session] = [:]
     private var noSessionWaiters: [EventLoopPromise<Void>] = []
 
-    init(eventLoop: any EventLoop, index: Int, metrics: GatewayMetrics) {
+    init(eventLoop: any EventLoop, index: Int, metrics: GatewayMetrics, writeDelay: TimeAmount? = nil) {
         self.eventLoop = eventLoop
         self.index = index
         self.metrics = metrics
+        self.writeDelay = writeDelay
     }
 
     func track(_ session: Session) {
@@ -103,8 +108,9 @@ final class HubShard: @unchecked Sendable {
     func deliver(_ events: [HubEvent]) {
         self.eventLoop.assertInEventLoop()
         // One event: write and flush in one pass. Several: write all, then flush each stream once, so a stream
-        // that takes several events in this batch takes them in one system call.
-        let flushEach = events.count == 1
+        // that takes several events in this batch takes them in one system call. With a write delay, the flush
+        // waits for the loop's timer, which takes every batch of the delay.
+        let flushEach = events.count == 1 && self.writeDelay == nil
         var delivered = 0
         for event in events {
             for topic in event.topics {
@@ -119,12 +125,26 @@ final class HubShard: @unchecked Sendable {
                 if !flushEach, stream.markTouched() { self.touched.append(stream) }
             }
         }
+        if delivered > 0 {
+            self.metrics.eventsDelivered.increment(by: delivered)
+        }
+        guard let writeDelay = self.writeDelay else {
+            self.flushTouched()
+            return
+        }
+        guard !self.flushScheduled, !self.touched.isEmpty else { return }
+        self.flushScheduled = true
+        let shard = NIOLoopBound(self, eventLoop: self.eventLoop)
+        self.eventLoop.scheduleTask(in: writeDelay) {
+            shard.value.flushScheduled = false
+            shard.value.flushTouched()
+        }
+    }
+
+    private func flushTouched() {
         for stream in self.touched {
             stream.flushIfNeeded()
         }
         self.touched.removeAll(keepingCapacity: true)
-        if delivered > 0 {
-            self.metrics.eventsDelivered.increment(by: delivered)
-        }
     }
 }

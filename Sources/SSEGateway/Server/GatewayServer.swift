@@ -103,7 +103,8 @@ public final class GatewayServer: Sendable {
         }
         let loops = Array(self.group.makeIterator())
         self.hub = Hub(
-            eventLoops: loops, configuration: configuration.hub, metrics: metrics, committer: committer, logger: logger)
+            eventLoops: loops, configuration: configuration.hub, metrics: metrics, committer: committer,
+            writeDelay: configuration.streams.writeDelay, logger: logger)
         hubBox.withLockedValue { [hub = self.hub] in $0 = hub }
         self.context = ServerContext(
             configuration: configuration,

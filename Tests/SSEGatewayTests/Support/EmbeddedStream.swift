@@ -12,10 +12,14 @@ struct EmbeddedStream {
     let channel: EmbeddedChannel
 
     /// `outer` handlers sit between the stream handler and the socket, e.g. to fail writes.
-    static func make(topic: String = "a", outer: [any ChannelHandler & Sendable] = []) async throws -> EmbeddedStream {
+    static func make(
+        topic: String = "a",
+        outer: [any ChannelHandler & Sendable] = [],
+        writeDelay: Duration = .zero
+    ) async throws -> EmbeddedStream {
         let loop = EmbeddedEventLoop()
         let metrics = GatewayMetrics()
-        let hub = Hub.testing(eventLoops: [loop], metrics: metrics)
+        let hub = Hub.testing(eventLoops: [loop], metrics: metrics, writeDelay: writeDelay)
         let session = Session.testing(topic: topic, eventLoop: loop, metrics: metrics)
         let channel = EmbeddedChannel(loop: loop)
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()

@@ -4,12 +4,15 @@ import NIOCore
 
 extension Hub {
     /// A hub on `loops` whose store is memory with the default history bounds.
-    static func testing(eventLoops loops: [any EventLoop], metrics: GatewayMetrics) -> Hub {
+    static func testing(
+        eventLoops loops: [any EventLoop], metrics: GatewayMetrics, writeDelay: Duration = .zero
+    ) -> Hub {
         Hub(
             eventLoops: loops,
             configuration: .init(),
             metrics: metrics,
-            committer: EventCommitter(store: MemoryEventStore(capacity: 1000))
+            committer: EventCommitter(store: MemoryEventStore(capacity: 1000)),
+            writeDelay: writeDelay
         )
     }
 
