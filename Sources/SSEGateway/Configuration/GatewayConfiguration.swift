@@ -89,6 +89,11 @@ public struct GatewayConfiguration: Sendable, Equatable {
         /// Where events are committed and replayed from: `{"type": …, settings}`, read by the kind of store that
         /// `type` names. Default `{"type": "memory"}`.
         public var store = Store.memory
+        /// Publishes are committed in the order their requests arrived, although their publish phases (a token
+        /// check) may end in another order; this is how long one waits for an earlier one still in its phase. An
+        /// earlier publish slower than this is committed when it is ready, after the later ones. Zero commits each
+        /// as soon as its phase ends. Default 100 ms.
+        public var publishOrderWait: Duration = .milliseconds(100)
 
         public init() {}
 
@@ -358,6 +363,12 @@ extension GatewayConfiguration.Hub {
             }
             store = try object.decode("store", default: defaults.store) { node throws(ConfigError) in
                 try Store(from: node)
+            }
+            publishOrderWait = try object.decode("publishOrderWait", default: defaults.publishOrderWait) {
+                node throws(ConfigError) in
+                let wait = try node.duration()
+                guard wait <= .seconds(10) else { throw node.error("must be at most 10s") }
+                return wait
             }
         }
     }

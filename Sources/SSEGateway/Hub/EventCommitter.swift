@@ -23,6 +23,22 @@ final class EventCommitter: Sendable {
         /// Why the store last failed, while it has not committed since; nil when it is healthy.
         var failure: String?
         var probing = false
+        var order = Order()
+    }
+
+    /// Tickets in arrival order: each resolved one waits in `waiting` until every earlier one is resolved.
+    private struct Order {
+        /// The next ticket to issue.
+        var issued: UInt64 = 0
+        /// The oldest ticket not yet resolved or skipped.
+        var head: UInt64 = 0
+        /// Resolved tickets after the head: a publish to queue, or nil for one given up.
+        var waiting: [UInt64: Pending?] = [:]
+        /// Tickets the head waited for longer than `maxWait`: they are queued whenever they come, out of order.
+        var skipped: Set<UInt64> = []
+        /// The head a timer is armed for, and a loop to arm the next one on.
+        var timerFor: UInt64?
+        var loop: (any EventLoop)?
     }
 
     /// Events one commit takes at most: a batch stays one short statement for a database, and what arrives beyond
@@ -32,18 +48,51 @@ final class EventCommitter: Sendable {
     private let state = Mutex(State())
     private let logger: Logger
     private let probeInterval: TimeAmount
+    /// How long a publish waits for an earlier ticket still in its publish phase; nil: no tickets, arrival order is
+    /// not kept beyond the submit order.
+    private let maxWait: TimeAmount?
 
     /// - Parameters:
     ///   - store: the store to commit to, or nil until ``open(_:)`` (a store opened when the gateway starts).
     ///   - probeInterval: how often a failed store is checked until it can commit again.
+    ///   - orderWait: how long a publish that arrived later waits for an earlier one still in its publish phase
+    ///     (``reserve()``); nil turns tickets off.
     init(
         store: (any EventStore)? = nil,
         logger: Logger = Logger(label: "sse-gateway"),
-        probeInterval: TimeAmount = .seconds(1)
+        probeInterval: TimeAmount = .seconds(1),
+        orderWait: TimeAmount? = .milliseconds(100)
     ) {
         self.state.withLock { $0.store = store }
         self.logger = logger
         self.probeInterval = probeInterval
+        self.maxWait = orderWait
+    }
+
+    /// A place in the commit order for a publish whose request has just arrived, or nil when ordering is off.
+    func reserve() -> PublishTicket? {
+        guard self.maxWait != nil else { return nil }
+        let number = self.state.withLock { state -> UInt64 in
+            defer { state.order.issued += 1 }
+            return state.order.issued
+        }
+        return PublishTicket(number: number, committer: self)
+    }
+
+    /// Gives up a ticket's place (its request was refused or abandoned).
+    func void(_ number: UInt64) {
+        let (starts, arm, loop) = self.state.withLock { state -> (Bool, UInt64?, (any EventLoop)?) in
+            if state.order.skipped.remove(number) == nil {
+                state.order.waiting[number] = .some(nil)
+                self.advance(&state)
+            }
+            let loop = state.order.loop
+            return (self.claimCommit(&state), loop == nil ? nil : self.timerToArm(&state), loop)
+        }
+        guard let loop else { return }
+        if let arm { self.armTimer(for: arm, on: loop) }
+        // Called from wherever the request ended (a dropped ticket's deinit included): commit on a loop.
+        if starts { loop.execute { self.commitNextBatch(on: loop) } }
     }
 
     /// The store committed to, once open.
@@ -80,18 +129,73 @@ final class EventCommitter: Sendable {
     /// Queues `record` for the next commit; the future completes on `eventLoop` once it is committed (or refused,
     /// or the store failed). A commit starts on the loop of the publish that finds the committer idle, so a store
     /// that answers at once commits, delivers and answers without leaving that loop.
-    func submit(_ record: EventRecord, on eventLoop: any EventLoop) -> EventLoopFuture<AppendOutcome> {
+    ///
+    /// With a `ticket`, the record waits for every earlier ticket to be committed or released, at most `orderWait`
+    /// for each.
+    func submit(
+        _ record: EventRecord,
+        on eventLoop: any EventLoop,
+        ticket: PublishTicket? = nil
+    ) -> EventLoopFuture<AppendOutcome> {
         let promise = eventLoop.makePromise(of: AppendOutcome.self)
-        let starts = self.state.withLock { state -> Bool in
-            state.queue.append(Pending(record: record, promise: promise))
-            guard !state.committing else { return false }
-            state.committing = true
-            return true
+        let pending = Pending(record: record, promise: promise)
+        let number = ticket.flatMap { $0.use() ? $0.number : nil }
+        let (starts, arm) = self.state.withLock { state -> (Bool, UInt64?) in
+            state.order.loop = eventLoop
+            if let number, state.order.skipped.remove(number) == nil {
+                state.order.waiting[number] = pending
+                self.advance(&state)
+            } else {
+                state.queue.append(pending)
+            }
+            return (self.claimCommit(&state), self.timerToArm(&state))
         }
+        if let arm { self.armTimer(for: arm, on: eventLoop) }
         if starts {
             self.commitNextBatch(on: eventLoop)
         }
         return promise.futureResult
+    }
+
+    /// Moves the resolved tickets at the head of the order into the queue.
+    private func advance(_ state: inout State) {
+        while let entry = state.order.waiting.removeValue(forKey: state.order.head) {
+            if let pending = entry { state.queue.append(pending) }
+            state.order.head += 1
+        }
+    }
+
+    /// Marks a commit as started when there is something to commit and none runs; returns whether to start one.
+    private func claimCommit(_ state: inout State) -> Bool {
+        guard !state.committing, !state.queue.isEmpty else { return false }
+        state.committing = true
+        return true
+    }
+
+    /// The head to arm a timer for: later publishes wait on it and no timer is armed for it yet.
+    private func timerToArm(_ state: inout State) -> UInt64? {
+        guard !state.order.waiting.isEmpty, state.order.timerFor != state.order.head else { return nil }
+        state.order.timerFor = state.order.head
+        return state.order.head
+    }
+
+    /// After `maxWait`, a head still unresolved is skipped: the publishes behind it go on, and it is committed
+    /// whenever its publish phase ends.
+    private func armTimer(for head: UInt64, on eventLoop: any EventLoop) {
+        guard let maxWait = self.maxWait else { return }
+        eventLoop.scheduleTask(in: maxWait) {
+            let (starts, arm) = self.state.withLock { state -> (Bool, UInt64?) in
+                if state.order.timerFor == head { state.order.timerFor = nil }
+                if state.order.head == head, !state.order.waiting.isEmpty {
+                    state.order.skipped.insert(head)
+                    state.order.head += 1
+                    self.advance(&state)
+                }
+                return (self.claimCommit(&state), self.timerToArm(&state))
+            }
+            if let arm { self.armTimer(for: arm, on: eventLoop) }
+            if starts { self.commitNextBatch(on: eventLoop) }
+        }
     }
 
     /// Returns once everything submitted so far has been committed or has failed: what shutdown waits for before

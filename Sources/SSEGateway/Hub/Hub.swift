@@ -94,9 +94,15 @@ public final class Hub: Sendable {
 
     /// Commits an update to the store; once it is committed it is fanned out, and then the future completes on
     /// `eventLoop`. A publish that repeats a retained event (same id and content) is answered without a second copy.
-    func commit(_ request: PublishRequest, on eventLoop: any EventLoop) -> EventLoopFuture<PublishOutcome> {
+    ///
+    /// With a `ticket` (taken when the request arrived), it is committed after the publishes that arrived before it.
+    func commit(
+        _ request: PublishRequest,
+        on eventLoop: any EventLoop,
+        ticket: PublishTicket? = nil
+    ) -> EventLoopFuture<PublishOutcome> {
         let record = EventRecord(request, id: request.id ?? EventID.generate())
-        return self.committer.submit(record, on: eventLoop).map { outcome in
+        return self.committer.submit(record, on: eventLoop, ticket: ticket).map { outcome in
             switch outcome {
             case .appended:
                 return .published(record.id)

@@ -71,7 +71,9 @@ public final class GatewayServer: Sendable {
                 configuration.hub.store, context: Self.storeContext(configuration, logger: logger))
             self.storeStart = NIOLockedValueBox(.open(plugin))
         }
-        let committer = EventCommitter(store: eventStore, logger: logger)
+        let orderWait = configuration.hub.publishOrderWait
+        let committer = EventCommitter(
+            store: eventStore, logger: logger, orderWait: orderWait == .zero ? nil : TimeAmount(orderWait))
         self.committer = committer
         // The hub is made once the loops are known, after the handlers that close its store are registered.
         let hubBox = NIOLockedValueBox<Hub?>(nil)

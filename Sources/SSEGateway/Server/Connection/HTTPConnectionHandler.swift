@@ -28,6 +28,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// What the stream of ``session`` replays, from its connect phase.
     private var replay: ReplayPlan?
     private var update: PublishRequest?
+    /// The publish in progress's place in the commit order, from its arrival until it is committed or ends.
+    private var ticket: PublishTicket?
     private var publishAllowedFromPeer: Bool?
 
     init(server: ServerContext, codec: any ConnectionCodec, capacity: AdmissionPolicy.Connection.Capacity) {
@@ -44,6 +46,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     func handlerRemoved(context: ChannelHandlerContext) {
         self.timer?.task.cancel()
         self.timer = nil
+        self.endTicket()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -161,8 +164,11 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         case .commitPublish:
             guard let update = self.update else { return nil }
             self.update = nil
+            let ticket = self.ticket
+            self.ticket = nil
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            PublishEndpoint(server: self.server).commit(update, on: context.eventLoop).whenSuccess { response in
+            PublishEndpoint(server: self.server).commit(update, ticket: ticket, on: context.eventLoop).whenSuccess {
+                response in
                 let (handler, context) = bound.value
                 handler.drive(handler.machine.committed(response, now: .now()), context: context)
             }
@@ -172,6 +178,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             self.switchToStream(context: context)
         case .abandonPhase(let answer):
             self.update = nil
+            self.endTicket()
             if let answer {
                 self.session?.closeAfterAnswer = .timeout
                 self.respond(answer, false, context: context)
@@ -218,6 +225,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Starts the publish phase; returns the machine's follow-up when the decision is made at once.
     private func runPublishPhase(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) -> Action? {
         guard let mount = self.request?.route.mount else { return nil }
+        // Its place in the commit order is where it arrived, however long its publish phase takes.
+        self.endTicket()
+        self.ticket = self.server.hub.committer.reserve()
         let pending = PublishEndpoint(server: self.server).decide(
             body: body,
             request: RequestFacts(head: head, remoteAddress: context.channel.remoteAddress),
@@ -241,6 +251,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func publishDecided(_ decision: PublishEndpoint.Decision) -> Action {
         self.update = decision.update
+        if decision.update == nil { self.endTicket() }
         self.responseHeaders = decision.responseHeaders
         return self.machine.phaseFinished(decision.outcome, now: .now())
     }
@@ -287,7 +298,16 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             session, replay: replay, mount: self.server.mounts.mounts[mount], codec: self.codec, connection: context)
     }
 
+    /// Releases the ticket of a publish that will not be committed.
+    private func endTicket() {
+        self.ticket?.release()
+        self.ticket = nil
+    }
+
     private func respond(_ response: HTTPResponse, _ keepAlive: Bool, context: ChannelHandlerContext) {
+        // Any answer but the commit's own means the publish in progress, if any, is not committed.
+        self.update = nil
+        self.endTicket()
         let written = ResponseWriter(metrics: self.server.metrics).write(
             response,
             extraHeaders: self.responseHeaders,

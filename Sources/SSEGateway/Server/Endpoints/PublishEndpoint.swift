@@ -102,10 +102,14 @@ struct PublishEndpoint {
 
     /// Commits a decided update to the store; the answer is its id, as Mercure publishers expect, once it is
     /// committed. The future completes on `eventLoop` and never fails: a store that cannot commit gives `503`.
-    func commit(_ update: PublishRequest, on eventLoop: any EventLoop) -> EventLoopFuture<HTTPResponse> {
+    func commit(
+        _ update: PublishRequest,
+        ticket: PublishTicket?,
+        on eventLoop: any EventLoop
+    ) -> EventLoopFuture<HTTPResponse> {
         let retryAfter = self.server.connectionConfiguration.retryAfterSeconds
         let logger = self.server.logger
-        return self.server.hub.commit(update, on: eventLoop).map { outcome in
+        return self.server.hub.commit(update, on: eventLoop, ticket: ticket).map { outcome in
             switch outcome {
             case .published(let id), .repeated(let id):
                 return HTTPResponse(status: .ok, body: id)
