@@ -187,6 +187,9 @@ final class EventCommitter: Sendable {
             let (starts, arm) = self.state.withLock { state -> (Bool, UInt64?) in
                 if state.order.timerFor == head { state.order.timerFor = nil }
                 if state.order.head == head, !state.order.waiting.isEmpty {
+                    self.logger.debug(
+                        "publish order: a later publish stops waiting for an earlier one",
+                        metadata: ["ticket": "\(head)", "waiting": "\(state.order.waiting.count)"])
                     state.order.skipped.insert(head)
                     state.order.head += 1
                     self.advance(&state)
