@@ -14,6 +14,10 @@ public import NIOHTTP1
 /// - ``makeStreamFilter(for:)`` gives a stream its own synchronous filter of outgoing bytes (compression) or
 ///   observer of writes (heartbeat), on the stream's event loop.
 ///
+/// The `async` phases start on the request's event loop and run there until they first suspend: a phase that
+/// never waits costs no thread hop, and publishes stay in the order they arrived. Blocking work does not belong
+/// in them.
+///
 /// A middleware keeps no per-session state outside the session: it releases what it holds through will-close
 /// listeners and shutdown handlers only, which is what makes cleanup reliable however a stream ends.
 public protocol Middleware: Sendable {

@@ -37,7 +37,7 @@ struct PublishEndpoint {
         }
         let middleware = mount.middleware
         let logger = self.server.logger
-        return eventLoop.makeFutureWithTask {
+        return eventLoop.makeFutureWithImmediateTask {
             for step in middleware {
                 try await step.admitPublish(facts)
             }
@@ -83,7 +83,7 @@ struct PublishEndpoint {
         let publish = PublishContext(request: facts(), update: update, responseHeaders: responseHeaders)
         let middleware = mount.middleware
         let logger = self.server.logger
-        let decision = eventLoop.makeFutureWithTask {
+        let decision = eventLoop.makeFutureWithImmediateTask {
             for step in middleware {
                 try await step.publish(publish)
             }

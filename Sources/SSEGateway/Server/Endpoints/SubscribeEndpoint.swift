@@ -89,7 +89,7 @@ struct SubscribeEndpoint {
         let handler = head.method == .HEAD ? nil : mount.handler
         let shared = head.method == .HEAD ? nil : mount.shared
         let loops = hub.shards.map(\.eventLoop)
-        let phase = eventLoop.makeFutureWithTask {
+        let phase = eventLoop.makeFutureWithImmediateTask {
             for step in middleware {
                 try await step.connect(session)
             }
