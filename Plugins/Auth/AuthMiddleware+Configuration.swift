@@ -21,6 +21,10 @@ extension AuthMiddleware {
         /// Peers that may publish without a token. Default none: behind a reverse proxy every request comes from
         /// loopback, so trusting an address there would trust everyone the proxy serves.
         public var publishWithoutTokenFrom: [IPAddressRange] = []
+        /// Genuine tokens remembered per key (`tokenCacheSize`), so a token presented again is not verified again;
+        /// its expiry is still checked every time. Default 1000; 0 verifies every time. A publisher that signs one
+        /// token and reuses it then pays for its signature once, not on every publish.
+        public var tokenCacheSize = 1000
 
         public init() {}
     }
@@ -56,6 +60,10 @@ extension AuthMiddleware.Configuration {
             "publishWithoutTokenFrom", default: defaults.publishWithoutTokenFrom
         ) { node throws(ConfigError) in
             try node.array { element throws(ConfigError) in try element.ipAddressRange() }
+        }
+        self.tokenCacheSize = try settings.decode("tokenCacheSize", default: defaults.tokenCacheSize) {
+            node throws(ConfigError) in
+            try node.int(in: 0...1_000_000)
         }
         self.publisher = try settings.decodeIfPresent("publisher") { node throws(ConfigError) in
             try KeySettings.verifier(from: node, context: context)

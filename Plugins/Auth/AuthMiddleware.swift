@@ -24,6 +24,8 @@ public struct AuthMiddleware: MiddlewarePlugin {
     private let dependencies: Dependencies
     private let origins: OriginPolicy
     private let expiryTimers: LiveResourceCount
+    private let publisherTokens: VerifiedTokenCache
+    private let subscriberTokens: VerifiedTokenCache
 
     /// Expiry timers this middleware has armed and not yet ended: sessions whose token will close them. Zero once
     /// every such session has ended, however it ended. A middleware built from configuration also reports it on
@@ -48,6 +50,8 @@ public struct AuthMiddleware: MiddlewarePlugin {
         self.dependencies = dependencies
         self.origins = OriginPolicy(origins: configuration.publishOrigins)
         self.expiryTimers = expiryTimers
+        self.publisherTokens = VerifiedTokenCache(capacity: configuration.tokenCacheSize)
+        self.subscriberTokens = VerifiedTokenCache(capacity: configuration.tokenCacheSize)
     }
 
     public func connect(_ session: Session) async throws {
@@ -69,7 +73,7 @@ public struct AuthMiddleware: MiddlewarePlugin {
         guard let verifier = self.configuration.subscriber else {
             throw AuthFailure.invalidToken("this hub has no subscriber key, so it cannot accept tokens").rejection
         }
-        let (claims, now) = try await self.verified(token, by: verifier)
+        let (claims, now) = try await self.verified(token, by: verifier, cache: self.subscriberTokens)
         session.claims = SubscriberClaims(
             subscribe: (claims.subscribe ?? []).map(TopicSelector.init),
             payload: claims.payload
@@ -121,17 +125,18 @@ public struct AuthMiddleware: MiddlewarePlugin {
         guard let verifier = self.configuration.publisher else {
             throw AuthFailure.invalidToken("this hub has no publisher key, so it cannot accept tokens").rejection
         }
-        return try await self.verified(token, by: verifier).0
+        return try await self.verified(token, by: verifier, cache: self.publisherTokens).0
     }
 
     /// The claims of a genuine token that is valid now, and that now; any problem becomes a 401.
     private func verified(
         _ token: String,
-        by verifier: any TokenVerifier
+        by verifier: any TokenVerifier,
+        cache: VerifiedTokenCache
     ) async throws(HTTPRejection) -> (MercureClaims, Date) {
         let claims: MercureClaims
         do {
-            claims = try await verifier.verify(token)
+            claims = try await cache.claims(of: token, by: verifier)
         } catch let error as InvalidTokenError {
             throw AuthFailure.invalidToken(error.reason).rejection
         } catch {

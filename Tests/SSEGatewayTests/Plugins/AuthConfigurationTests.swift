@@ -110,7 +110,7 @@ extension AuthTests {
                     ConfigError(
                         path: "middleware[0].jwtKey",
                         message:
-                            "unknown key; known keys: anonymous, cookieName, name, publishOrigins, publishWithoutTokenFrom, publisher, subscriber, use"
+                            "unknown key; known keys: anonymous, cookieName, name, publishOrigins, publishWithoutTokenFrom, publisher, subscriber, tokenCacheSize, use"
                     )
                 ),
             ])
