@@ -146,7 +146,7 @@ struct HTTPConnectionStateMachineTests {
         #expect(machine.phaseFinished(.commit, now: self.start) == .commitPublish)
         #expect(self.pump(&machine) == [], "nor is it acted on while the publish commits")
         let answer = HTTPResponse(status: .ok, body: "urn:uuid:1")
-        #expect(machine.committed(answer, now: self.start) == .respond(answer, keepAlive: true))
+        #expect(machine.committed(answer, now: self.start) == .respondToCommit(answer, keepAlive: true))
         #expect(
             self.pump(&machine, verdict: .serve(.health, keepAlive: true))
                 == [.evaluate(second), .serveOperational(second, .health, keepAlive: true)])
@@ -207,7 +207,7 @@ struct HTTPConnectionStateMachineTests {
         #expect(machine.inputClosed() == .none)
         #expect(machine.phaseFinished(.commit, now: self.start) == .commitPublish)
         let answer = HTTPResponse(status: .ok, body: "id")
-        #expect(machine.committed(answer, now: self.start) == .respond(answer, keepAlive: true))
+        #expect(machine.committed(answer, now: self.start) == .respondToCommit(answer, keepAlive: true))
         #expect(self.pump(&machine) == [.close], "then the connection closes: nothing more can arrive")
     }
 
@@ -352,7 +352,7 @@ struct HTTPConnectionStateMachineTests {
         #expect(self.pump(&machine) == [], "the publish ahead of it is answered first")
         let answer = HTTPResponse(status: .ok, body: "id")
         _ = machine.phaseFinished(.commit, now: self.start)
-        #expect(machine.committed(answer, now: self.start) == .respond(answer, keepAlive: true))
+        #expect(machine.committed(answer, now: self.start) == .respondToCommit(answer, keepAlive: true))
         guard case .respond(let response, keepAlive: false) = self.pump(&machine).first else {
             Issue.record("expected a 400")
             return

@@ -121,4 +121,29 @@ struct PublishOrderTests {
             #expect(ids == (ordered ? ["slow", "fast"] : ["fast", "slow"]))
         }
     }
+
+    /// Over the wire, as a load generator publishes: numbered publishes over 16 keep-alive connections, several in
+    /// flight at once and each sent the moment an answer frees a connection, on one event loop, with and without
+    /// `auth`. The subscriber gets them in the order they were sent: a client's next publish cannot overtake
+    /// publishes that reached other connections first (answers leave after the loop's next poll), and a token
+    /// check that ends early cannot reorder them either.
+    @Test(arguments: [false, true])
+    func burstsOverManyConnectionsAreDeliveredInSendOrder(withAuth: Bool) async throws {
+        var configuration = withAuth ? AuthFixture.configuration(["anonymous": .bool(true)]) : .testing()
+        configuration.server.threads = 1
+        let headers = withAuth ? ["Authorization: Bearer \(try await AuthFixture.publisherToken())"] : []
+        let count = 600
+        try await TestGateway.run(configuration: configuration) { _, port in
+            let subscriber = try await TestSubscriber.open(port: port, query: "topic=burst")
+            let publisher = BurstPublisher(port: port, connections: 16, headers: headers)
+            try await Task.detached { try publisher.publish(count: count, topic: "burst", prefix: "p") }.value
+            try await subscriber.waitForEvents(count, timeout: .seconds(20))
+            let ids = try await subscriber.ids()
+            #expect(ids.count == count)
+            let outOfOrder = zip(ids, ids.dropFirst()).filter { pair in
+                Int(pair.0.dropFirst())! > Int(pair.1.dropFirst())!
+            }
+            #expect(outOfOrder.isEmpty, "delivered out of send order: \(outOfOrder.prefix(5))")
+        }
+    }
 }

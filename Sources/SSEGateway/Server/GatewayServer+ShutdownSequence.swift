@@ -118,6 +118,9 @@ extension GatewayServer {
             ]
         )
         self.exitCode.store(code.rawValue, ordering: .relaxed)
+        for barrier in self.context.pollBarriers.values {
+            try? await barrier.eventLoop.submit { barrier.close() }.get()
+        }
         if self.ownsGroup {
             if listenersDone {
                 try? await self.group.shutdownGracefully()

@@ -115,6 +115,7 @@ public final class GatewayServer: Sendable {
             mounts: mounts,
             shutdownHandlers: shutdownHandlers,
             tls: tls,
+            eventLoops: loops,
             logger: logger
         )
     }
@@ -233,6 +234,9 @@ public final class GatewayServer: Sendable {
     public func start() async throws {
         try await self.openStore()
         let server = self.context
+        for barrier in server.pollBarriers.values {
+            try await barrier.open().get()
+        }
         let configuration = self.configuration
         let maxBuffered = configuration.streams.maxBufferedBytes
         let bootstrap = ServerBootstrap(group: self.group)

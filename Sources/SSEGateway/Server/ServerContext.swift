@@ -19,6 +19,9 @@ final class ServerContext: Sendable {
     let connections: ConnectionLimiter
     let admission: AdmissionPolicy
     let connectionConfiguration: HTTPConnectionStateMachine.Configuration
+    /// One per event loop: answers to publishes are flushed after the loop's next poll, so that publishes keep
+    /// their arrival order.
+    let pollBarriers: [ObjectIdentifier: PollBarrier]
     let ready = Atomic<Bool>(false)
     /// Set once shutdown closes the listener: hub requests on open connections then get 503 with `Retry-After`.
     let closing = Atomic<Bool>(false)
@@ -30,8 +33,11 @@ final class ServerContext: Sendable {
         mounts: HubMounts,
         shutdownHandlers: ShutdownHandlerRegistry,
         tls: TLSCertificates?,
+        eventLoops: [any EventLoop],
         logger: Logger
     ) {
+        self.pollBarriers = Dictionary(
+            uniqueKeysWithValues: eventLoops.map { (ObjectIdentifier($0), PollBarrier(eventLoop: $0)) })
         self.tls = tls
         self.configuration = configuration
         self.hub = hub
@@ -64,5 +70,10 @@ final class ServerContext: Sendable {
             metrics: metrics,
             closeListenerTimeout: TimeAmount(configuration.streams.closeListenerTimeout)
         )
+    }
+
+    /// The poll barrier of `eventLoop`, one of the server's.
+    func pollBarrier(for eventLoop: any EventLoop) -> PollBarrier? {
+        self.pollBarriers[ObjectIdentifier(eventLoop)]
     }
 }

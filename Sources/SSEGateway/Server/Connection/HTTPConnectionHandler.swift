@@ -174,6 +174,10 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             }
         case .respond(let response, let keepAlive):
             self.respond(response, keepAlive, context: context)
+        case .respondToCommit(let response, let keepAlive):
+            // Flushed after the loop's next poll, so that the client's next publish cannot overtake publishes that
+            // reached other connections first (see `PollBarrier`); the read for it is armed before then.
+            self.respond(response, keepAlive, flushAfterPoll: true, context: context)
         case .switchToStream:
             self.switchToStream(context: context)
         case .abandonPhase(let answer):
@@ -185,9 +189,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             } else {
                 self.session?.session.close(reason: .clientDisconnected)
                 self.session = nil
+                context.flush()
                 context.close(promise: nil)
             }
         case .close:
+            // An answer whose flush waits for the next poll leaves first.
+            context.flush()
             context.close(promise: nil)
         }
         return nil
@@ -304,17 +311,25 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         self.ticket = nil
     }
 
-    private func respond(_ response: HTTPResponse, _ keepAlive: Bool, context: ChannelHandlerContext) {
+    private func respond(
+        _ response: HTTPResponse, _ keepAlive: Bool, flushAfterPoll: Bool = false, context: ChannelHandlerContext
+    ) {
         // Any answer but the commit's own means the publish in progress, if any, is not committed.
         self.update = nil
         self.endTicket()
+        let barrier = flushAfterPoll && keepAlive ? self.server.pollBarrier(for: context.eventLoop) : nil
         let written = ResponseWriter(metrics: self.server.metrics).write(
             response,
             extraHeaders: self.responseHeaders,
             keepAlive: keepAlive,
             omitBody: self.request?.head.method == .HEAD,
+            flush: barrier == nil,
             context: context
         )
+        if let barrier {
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            barrier.afterNextPoll { bound.value.flush() }
+        }
         let session = self.session
         self.session = nil
         let channel = context.channel

@@ -75,6 +75,9 @@ struct HTTPConnectionStateMachine {
         /// Put the decided publish into the hub and report its answer through ``committed(_:now:)``.
         case commitPublish
         case respond(HTTPResponse, keepAlive: Bool)
+        /// Answer a publish the hub has taken. The connection is idle and reads on before the answer leaves, so the
+        /// handler may hold the answer's flush back (see `PollBarrier`).
+        case respondToCommit(HTTPResponse, keepAlive: Bool)
         /// Write the stream's head and hand the connection over to the stream.
         case switchToStream
         /// The running phase lost its request (deadline, or the client left): never act on its outcome, answer
@@ -345,7 +348,8 @@ struct HTTPConnectionStateMachine {
     /// The answer to a committed publish.
     mutating func committed(_ response: HTTPResponse, now: NIODeadline) -> Action {
         guard case .committing(let request) = self.state else { return .none }
-        return self.respond(response, keepAlive: request.keepAlive, now: now)
+        self.becomeIdle(keepAlive: request.keepAlive, now: now)
+        return .respondToCommit(response, keepAlive: request.keepAlive)
     }
 
     // MARK: Transitions

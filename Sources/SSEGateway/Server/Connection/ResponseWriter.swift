@@ -8,13 +8,16 @@ struct ResponseWriter {
 
     /// Writes and flushes `response`; the future completes once it has been written to the socket.
     ///
-    /// - Parameter omitBody: answering `HEAD`: the head says what a `GET` would get, and no body follows.
+    /// - Parameters:
+    ///   - omitBody: answering `HEAD`: the head says what a `GET` would get, and no body follows.
+    ///   - flush: false leaves the flush to the caller (any later flush of the channel also sends it).
     @discardableResult
     func write(
         _ response: HTTPResponse,
         extraHeaders: HTTPHeaders,
         keepAlive: Bool,
         omitBody: Bool,
+        flush: Bool = true,
         context: ChannelHandlerContext
     ) -> EventLoopFuture<Void> {
         var headers = extraHeaders
@@ -40,7 +43,8 @@ struct ResponseWriter {
         if let body {
             context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(body))), promise: nil)
         }
-        return context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)))
+        let end = NIOAny(HTTPServerResponsePart.end(nil))
+        return flush ? context.writeAndFlush(end) : context.write(end)
     }
 
     /// Tells a client that waits with `Expect: 100-continue` to send its body.
