@@ -44,10 +44,20 @@ enum TokenPresentation: Equatable {
     }
 
     /// The credentials of `Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1).
+    ///
+    /// Read on the UTF-8 bytes: it runs on every publish, and splitting the `String` walks it by grapheme.
     static func bearerToken(_ header: String) -> String? {
-        let parts = header.split(separator: " ", omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return String(parts[1])
+        let bytes = header.utf8
+        let space = UInt8(ascii: " ")
+        guard let schemeStart = bytes.firstIndex(where: { $0 != space }),
+            let schemeEnd = bytes[schemeStart...].firstIndex(of: space),
+            let tokenStart = bytes[schemeEnd...].firstIndex(where: { $0 != space })
+        else { return nil }
+        let tokenEnd = bytes[tokenStart...].firstIndex(of: space) ?? bytes.endIndex
+        guard bytes[tokenEnd...].allSatisfy({ $0 == space }),
+            bytes[schemeStart..<schemeEnd].elementsEqual("bearer".utf8, by: { $0 | 0x20 == $1 })
+        else { return nil }
+        return String(header[tokenStart..<tokenEnd])
     }
 
     /// The first cookie named `name` in the request's `Cookie` headers, without surrounding quotes.

@@ -61,6 +61,12 @@ extension AuthTests {
             #expect(TokenPresentation.bearerToken("BEARER   abc") == "abc")
             #expect(TokenPresentation.bearerToken("Bearer") == nil)
             #expect(TokenPresentation.bearerToken("Basic abc") == nil)
+            #expect(TokenPresentation.bearerToken("  bEaReR a.b.c  ") == "a.b.c")
+            #expect(TokenPresentation.bearerToken("Bearer a b") == nil)
+            #expect(TokenPresentation.bearerToken("Bearers abc") == nil)
+            #expect(TokenPresentation.bearerToken("Bearer ") == nil)
+            #expect(TokenPresentation.bearerToken("") == nil)
+            #expect(TokenPresentation.bearerToken("Béarer abc") == nil)
             let request = RequestFacts(
                 method: .GET, uri: "/", path: "/", query: [],
                 headers: ["Cookie": "a=1; mercureAuthorization=\"t.o.k\" ", "cookie": "mercureAuthorization=late"],
