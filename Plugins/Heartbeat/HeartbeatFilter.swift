@@ -5,13 +5,14 @@ import SSEGateway
 ///
 /// Lives on the stream's event loop. It is released by the session's will-close listener (or by itself when it
 /// closes the session), which cancels the task and gives back its count in ``HeartbeatMiddleware/liveTimers``.
-final class HeartbeatFilter: StreamFilter {
+final class HeartbeatFilter: StreamFilter, NIOScheduledCallbackHandler {
     private let stream: SessionStream
     private let comment: String
     private let counter: LiveResourceCount
     private let released = ReleaseFlag()
     private var timer: HeartbeatTimer
-    private var scheduled: Scheduled<Void>?
+    /// The armed timer: a scheduled callback on the stream's loop, which costs no promise or closure per stream.
+    private var scheduled: NIOScheduledCallback?
 
     init(stream: SessionStream, configuration: HeartbeatMiddleware.Configuration, counter: LiveResourceCount) {
         self.stream = stream
@@ -97,9 +98,11 @@ final class HeartbeatFilter: StreamFilter {
 
     private func schedule(at deadline: NIODeadline) {
         self.scheduled?.cancel()
-        let loopBound = NIOLoopBound(self, eventLoop: self.stream.eventLoop)
-        self.scheduled = self.stream.eventLoop.scheduleTask(deadline: deadline) {
-            loopBound.value.fire()
-        }
+        // Fails only on a loop that has shut down, which has no stream left to time.
+        self.scheduled = try? self.stream.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: self)
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        self.fire()
     }
 }

@@ -6,14 +6,15 @@ import SSEGateway
 ///
 /// Lives on the stream's event loop. It is released by the session's will-close listener (or by itself when it
 /// closes the session), which cancels the task and gives back its count in ``TimeoutMiddleware/liveTimers``.
-final class TimeoutFilter: StreamFilter {
+final class TimeoutFilter: StreamFilter, NIOScheduledCallbackHandler {
     private let stream: SessionStream
     private let lastEvent: ServerSentEvent?
     private let counter: LiveResourceCount
     private let released = ReleaseFlag()
     private let tracksEvents: Bool
     private var timer: TimeoutTimer
-    private var scheduled: Scheduled<Void>?
+    /// The armed timer: a scheduled callback on the stream's loop, which costs no promise or closure per stream.
+    private var scheduled: NIOScheduledCallback?
 
     init(
         stream: SessionStream,
@@ -98,9 +99,12 @@ final class TimeoutFilter: StreamFilter {
     }
 
     private func schedule(at deadline: NIODeadline) {
-        let loopBound = NIOLoopBound(self, eventLoop: self.stream.eventLoop)
-        self.scheduled = self.stream.eventLoop.scheduleTask(deadline: deadline) {
-            loopBound.value.fire()
-        }
+        self.scheduled?.cancel()
+        // Fails only on a loop that has shut down, which has no stream left to time.
+        self.scheduled = try? self.stream.eventLoop.assumeIsolated().scheduleCallback(at: deadline, handler: self)
+    }
+
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        self.fire()
     }
 }
