@@ -74,10 +74,19 @@ public final class Session: Sendable {
         self.environment.liveSessions.subtract(1, ordering: .relaxed)
     }
 
-    /// Headers added to the stream's response head (or to its rejection), set during the connect phase.
+    /// Headers added to the stream's response head (or to its rejection), set during the connect phase. The head
+    /// takes them when the stream opens, so an open stream does not keep them.
     public var responseHeaders: HTTPHeaders {
         get { self.state.withLockedValue { $0.responseHeaders } }
         set { self.state.withLockedValue { $0.responseHeaders = newValue } }
+    }
+
+    /// The response headers, handed to the stream's head and no longer held.
+    func takeResponseHeaders() -> HTTPHeaders {
+        self.state.withLockedValue { state in
+            defer { state.responseHeaders = HTTPHeaders() }
+            return state.responseHeaders
+        }
     }
 
     /// The subscriber's authorisation, set by an auth middleware during the connect phase; `nil` is anonymous.

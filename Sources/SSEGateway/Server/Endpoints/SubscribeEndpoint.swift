@@ -154,7 +154,11 @@ struct SubscribeEndpoint {
         mount: HubMount,
         channel: any Channel
     ) -> SSEStreamHandler {
-        let head = StreamHead(framing: StreamFraming(version: session.request.version), extra: session.responseHeaders)
+        let sessionStream = SessionStream(session: session, channel: channel)
+        let filters = mount.middleware.compactMap { $0.makeStreamFilter(for: sessionStream) }
+        // The filters have read the headers (a negotiated coding); the head takes them, and the session lets go.
+        let head = StreamHead(
+            framing: StreamFraming(version: session.request.version), extra: session.takeResponseHeaders())
         let stream = SSEStreamHandler(
             session: session,
             hub: session[FeedHub.self] ?? self.server.hub,
@@ -166,9 +170,8 @@ struct SubscribeEndpoint {
                     handler: $0, session: session, logger: self.server.logger, metrics: self.server.metrics)
             }
         )
-        let sessionStream = SessionStream(session: session, channel: channel)
         stream.link(sessionStream)
-        stream.setFilters(mount.middleware.compactMap { $0.makeStreamFilter(for: sessionStream) })
+        stream.setFilters(filters)
         return stream
     }
 }
