@@ -299,6 +299,7 @@ struct GatewayConfigurationTests {
         #expect(config.server.middlewareTimeout == .seconds(10))
         #expect(config.server.keepAliveTimeout == .seconds(60))
         #expect(config.server.backlog == 1024)
+        #expect(config.server.readBufferBytes == 512)
         #expect(config.hub.maxBodyBytes == 1_048_576)
         #expect(config.hub.publishAllowedFrom.map(\.description) == ["127.0.0.0/8", "::1/128"])
         #expect(config.hub.history.size == 1000)
@@ -325,7 +326,8 @@ struct GatewayConfigurationTests {
                     "host": "127.0.0.1", "port": 0, "threads": 4, "maxConnections": 50, "retryAfter": "2s",
                     "maxHeaderBytes": "16KiB", "requestHeaderTimeout": "1500ms", "keepAliveTimeout": "2m",
                     "backlog": 128, "maxConnectionsPerAddress": 20, "maxRequestLineBytes": "4KiB",
-                    "maxHeaderCount": 50, "requestBodyTimeout": "3s", "middlewareTimeout": "750ms"
+                    "maxHeaderCount": 50, "requestBodyTimeout": "3s", "middlewareTimeout": "750ms",
+                    "readBufferBytes": 2048
                   },
                   "hub": {
                     "maxBodyBytes": "64KiB",
@@ -351,6 +353,7 @@ struct GatewayConfigurationTests {
         #expect(config.server.requestHeaderTimeout == .milliseconds(1500))
         #expect(config.server.keepAliveTimeout == .seconds(120))
         #expect(config.server.backlog == 128)
+        #expect(config.server.readBufferBytes == 2048)
         #expect(config.server.maxConnectionsPerAddress == 20)
         #expect(config.server.maxRequestLineBytes == 4096)
         #expect(config.server.maxHeaderCount == 50)
@@ -400,7 +403,7 @@ struct GatewayConfigurationTests {
             configError(#"{"server": {"prot": 80}}"#)
                 == "server.prot: unknown key; known keys: backlog, host, http2, keepAliveTimeout, maxConnections, "
                 + "maxConnectionsPerAddress, maxHeaderBytes, maxHeaderCount, maxRequestLineBytes, middlewareTimeout, "
-                + "port, requestBodyTimeout, requestHeaderTimeout, retryAfter, threads, tls"
+                + "port, readBufferBytes, requestBodyTimeout, requestHeaderTimeout, retryAfter, threads, tls"
         )
         #expect(
             configError(#"{"hub": {"history": {"size": 1, "max": 2}}}"#)

@@ -24,6 +24,21 @@ struct ServerLimitsTests {
         }
     }
 
+    /// Requests larger than `server.readBufferBytes` take several reads: a stream with a 2 KB cookie opens, and a
+    /// publish with a body ten times the buffer is delivered whole.
+    @Test func requestsLargerThanTheReadBufferAreServed() async throws {
+        let configuration = GatewayConfiguration.testing { $0.server.readBufferBytes = 64 }
+        try await TestGateway.run(configuration: configuration) { _, port in
+            let cookie = "Cookie: c=" + String(repeating: "x", count: 2000)
+            let subscriber = try await TestSubscriber.open(port: port, query: "topic=big", headers: [cookie])
+            let data = String(repeating: "d", count: 640)
+            let publisher = try await TestPublisher.connect(port: port)
+            #expect(try await publisher.publish([("topic", "big"), ("data", data)]).status == 200)
+            let events = try await subscriber.waitForEvents(1)
+            #expect(events.first?.contains("data: \(data)") == true)
+        }
+    }
+
     @Test func unknownPathIs404AndKeepsTheConnection() async throws {
         try await TestGateway.run { _, port in
             let client = try await RawClient.connect(port: port)

@@ -243,6 +243,12 @@ public final class GatewayServer: Sendable {
             .serverChannelOption(.backlog, value: Int32(configuration.server.backlog))
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // NIO keeps each connection's read buffer for the connection's life: an idle stream holds it.
+            .childChannelOption(
+                .recvAllocator,
+                value: AdaptiveRecvByteBufferAllocator(
+                    minimum: 64, initial: configuration.server.readBufferBytes, maximum: 65536)
+            )
             // A client's FIN is an event, not a close: a request it sent before is still answered.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelOption(

@@ -38,5 +38,8 @@ struct HTTPCodec: ConnectionCodec {
         pipeline.removeHandler(self.decoder, promise: nil)
         pipeline.removeHandler(self.arrivals, promise: nil)
         pipeline.removeHandler(context: connection, promise: nil)
+        // A stream reads only to notice its client leave. NIO keeps up to this many read buffers per connection
+        // for its life, so a request that took several reads would leave the idle stream holding all of them.
+        try connection.channel.syncOptions?.setOption(.maxMessagesPerRead, value: 1)
     }
 }
