@@ -17,7 +17,7 @@ bench=${BENCH_DIR:-$root/../shared/bench}
 cd "$root"
 swift build -c release --product sse-gateway
 cases=${CASES:-"gateway chain chain-delay nchan1"}
-repeats=${REPEATS:-3}
+repeats=${REPEATS:-4}
 idle=${IDLE_CONNS-"1000 10000 30000"}
 stamp=$(date +%Y%m%d-%H%M%S)
 out_dir=${OUT_DIR:-$root/.build}
