@@ -4,7 +4,7 @@ import SSEGateway
 /// One stream's heartbeat: observes writes and writability, owns the stream's single timer task.
 ///
 /// Lives on the stream's event loop. It is released by the session's will-close listener (or by itself when it
-/// closes the session), which cancels the task and gives back its count in ``HeartbeatMiddleware/liveTimers``.
+/// closes the session), which cancels the timer and gives back its count in ``HeartbeatMiddleware/liveTimers``.
 final class HeartbeatFilter: StreamFilter, NIOScheduledCallbackHandler {
     private let stream: SessionStream
     private let comment: String

@@ -5,7 +5,7 @@ import SSEGateway
 /// task.
 ///
 /// Lives on the stream's event loop. It is released by the session's will-close listener (or by itself when it
-/// closes the session), which cancels the task and gives back its count in ``TimeoutMiddleware/liveTimers``.
+/// closes the session), which cancels the timer and gives back its count in ``TimeoutMiddleware/liveTimers``.
 final class TimeoutFilter: StreamFilter, NIOScheduledCallbackHandler {
     private let stream: SessionStream
     private let lastEvent: ServerSentEvent?

@@ -25,30 +25,38 @@ struct PollBarrierTests {
         try await group.shutdownGracefully()
     }
 
+    /// The value of `future`, failing the test rather than waiting on when the barrier never runs the work.
+    static func bounded<T: Sendable>(_ future: EventLoopFuture<T>) async throws -> T {
+        try #require(await future.succeeds(within: .seconds(5)), "the deferred work did not run within 5 s")
+        return try await future.get()
+    }
+
     @Test func deferredWorkRunsAfterEverythingTheCurrentTurnQueuesInOrder() async throws {
         try await Self.withBarrier { barrier, loop in
             let log = NIOLockedValueBox<[String]>([])
-            try await loop.flatSubmit { () -> EventLoopFuture<Void> in
-                let promise = loop.makePromise(of: Void.self)
-                barrier.afterNextPoll { log.withLockedValue { $0.append("first") } }
-                barrier.afterNextPoll {
-                    log.withLockedValue { $0.append("second") }
-                    promise.succeed()
-                }
-                // A task queued now runs in this turn, before the loop polls again.
-                loop.execute { log.withLockedValue { $0.append("task") } }
-                log.withLockedValue { $0.append("caller") }
-                return promise.futureResult
-            }.get()
+            try await Self.bounded(
+                loop.flatSubmit { () -> EventLoopFuture<Void> in
+                    let promise = loop.makePromise(of: Void.self)
+                    barrier.afterNextPoll { log.withLockedValue { $0.append("first") } }
+                    barrier.afterNextPoll {
+                        log.withLockedValue { $0.append("second") }
+                        promise.succeed()
+                    }
+                    // A task queued now runs in this turn, before the loop polls again.
+                    loop.execute { log.withLockedValue { $0.append("task") } }
+                    log.withLockedValue { $0.append("caller") }
+                    return promise.futureResult
+                })
             #expect(log.withLockedValue { $0 } == ["caller", "task", "first", "second"])
 
             // The barrier arms again for the next turn that defers work.
-            let again = try await loop.flatSubmit { () -> EventLoopFuture<[String]> in
-                let promise = loop.makePromise(of: [String].self)
-                barrier.afterNextPoll { promise.succeed(log.withLockedValue { $0 }) }
-                log.withLockedValue { $0.append("third caller") }
-                return promise.futureResult
-            }.get()
+            let again = try await Self.bounded(
+                loop.flatSubmit { () -> EventLoopFuture<[String]> in
+                    let promise = loop.makePromise(of: [String].self)
+                    barrier.afterNextPoll { promise.succeed(log.withLockedValue { $0 }) }
+                    log.withLockedValue { $0.append("third caller") }
+                    return promise.futureResult
+                })
             #expect(again.last == "third caller")
         }
     }

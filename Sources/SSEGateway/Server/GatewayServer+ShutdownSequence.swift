@@ -119,7 +119,7 @@ extension GatewayServer {
         )
         self.exitCode.store(code.rawValue, ordering: .relaxed)
         for barrier in self.context.pollBarriers.values {
-            try? await barrier.eventLoop.submit { barrier.close() }.get()
+            _ = await barrier.eventLoop.submit { barrier.close() }.valueUnlessCancelled()
         }
         if self.ownsGroup {
             if listenersDone {
