@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 
 @testable import SSEGateway
@@ -172,6 +173,30 @@ struct UpstreamRouteTests {
             #expect(after >= .milliseconds(250) && after < .seconds(2), "closed \(after) after the last client left")
             #expect(backend.connections.count == 1)
         }
+        try await backend.stop()
+    }
+
+    /// A feed reads and commits on the server's event loops, so stopping the server ends it, linger or not: on loops
+    /// the server does not own (which go on running), its request is closed by the time shutdown returns.
+    @Test func stoppingTheServerEndsASharedFeedWithinItsLinger() async throws {
+        let backend = try await UpstreamSSEServer.start()
+        let upstream = #"{"url": "http://127.0.0.1:\#(backend.port)/", "share": true, "linger": "60s"}"#
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var configuration = try Self.configuration(upstream)
+        configuration.shutdown.readinessGrace = .zero
+        configuration.shutdown.drainTimeout = .zero
+        let server = try GatewayServer(
+            configuration: configuration, eventLoopGroup: group, logger: LogRecorder().logger(level: .critical))
+        try await server.start()
+        let client = try await RawClient.connect(port: server.localAddress!.port!)
+        try await client.sendRequest("GET", "/app/ticks")
+        try await client.waitFor(text: ":\n")
+        backend.publish(id: "s1", text: "id: s1\ndata: 1\n\n")
+        try await client.waitFor(text: "id: s1\n")
+        try await client.close()
+        await server.shutdown()
+        try await backend.closes.wait(for: 1, "the shared request to close with the server", timeout: .seconds(5))
+        try await group.shutdownGracefully()
         try await backend.stop()
     }
 

@@ -118,6 +118,9 @@ extension GatewayServer {
             ]
         )
         self.exitCode.store(code.rawValue, ordering: .relaxed)
+        for mount in self.context.mounts.mounts {
+            await mount.shared?.stop()
+        }
         for barrier in self.context.pollBarriers.values {
             _ = await barrier.eventLoop.submit { barrier.close() }.valueUnlessCancelled()
         }

@@ -24,8 +24,17 @@ final class SharedUpstream: Sendable {
         }
     }
 
+    /// The feeds' readers still running (a cancelled one until it returns), and whether the server has stopped
+    /// them: a reader works on the server's event loops, so none may outlive ``stop()``.
+    private struct Readers {
+        var stopped = false
+        var nextID = 0
+        var running: [Int: Task<Void, Never>] = [:]
+    }
+
     let handler: UpstreamStreamHandler
     private let feeds = NIOLockedValueBox<[String: Feed]>([:])
+    private let readers = NIOLockedValueBox(Readers())
     private let logger: Logger
 
     init(handler: UpstreamStreamHandler, logger: Logger) {
@@ -72,14 +81,54 @@ final class SharedUpstream: Sendable {
         let box = NIOLockedValueBox<Feed?>(nil)
         let ready = Task {
             let first = try await handler.firstConnection(for: session, target: target)
-            let reader = Task {
-                await handler.feed(hub, from: first, target: target, on: session.eventLoop)
+            guard
+                let reader = self.startReader({
+                    await handler.feed(hub, from: first, target: target, on: session.eventLoop)
+                })
+            else {
+                first.close()
+                throw CancellationError()
             }
             box.withLockedValue { $0 }?.state.withLockedValue { $0.reader = reader }
         }
         let feed = Feed(hub: hub, ready: ready)
         box.withLockedValue { $0 = feed }
         return feed
+    }
+
+    /// Starts a feed's reader, unless the feeds have been stopped; the reader is tracked until it returns.
+    private func startReader(_ body: @escaping @Sendable () async -> Void) -> Task<Void, Never>? {
+        self.readers.withLockedValue { readers -> Task<Void, Never>? in
+            guard !readers.stopped else { return nil }
+            let id = readers.nextID
+            readers.nextID += 1
+            // Made under the lock, so the task's own removal (which takes it) always comes after its insertion.
+            let task = Task {
+                await body()
+                self.readers.withLockedValue { _ = $0.running.removeValue(forKey: id) }
+            }
+            readers.running[id] = task
+            return task
+        }
+    }
+
+    /// Ends every feed and returns once none is still reading, committing, or connecting: called when the server
+    /// stops, before its event loops do, since a feed's reader commits on them. Feeds opened afterwards fail.
+    func stop() async {
+        self.readers.withLockedValue { $0.stopped = true }
+        let feeds = self.feeds.withLockedValue { feeds in
+            defer { feeds = [:] }
+            return Array(feeds.values)
+        }
+        for feed in feeds {
+            feed.ready.cancel()
+            feed.state.withLockedValue { $0.linger?.cancel() }
+        }
+        // A feed still connecting starts no reader once stopped; it closes its connection instead.
+        for feed in feeds { _ = try? await feed.ready.value }
+        let running = self.readers.withLockedValue { Array($0.running.values) }
+        for reader in running { reader.cancel() }
+        for reader in running { await reader.value }
     }
 
     private func leave(_ feed: Feed, target: String) {
