@@ -1,7 +1,8 @@
 import NIOCore
 import SSEGateway
 
-/// One stream's heartbeat: observes writes and writability, owns the stream's single timer task.
+/// One stream's heartbeat: observes writability and owns the stream's single timer task, which reads the stream's
+/// last write time when it fires.
 ///
 /// Lives on the stream's event loop. It is released by the session's will-close listener (or by itself when it
 /// closes the session), which cancels the timer and gives back its count in ``HeartbeatMiddleware/liveTimers``.
@@ -9,7 +10,6 @@ final class HeartbeatFilter: StreamFilter, NIOScheduledCallbackHandler {
     private let stream: SessionStream
     private let comment: String
     private let counter: LiveResourceCount
-    private let released = ReleaseFlag()
     private var timer: HeartbeatTimer
     /// The armed timer: a scheduled callback on the stream's loop, which costs no promise or closure per stream.
     private var scheduled: NIOScheduledCallback?
@@ -33,14 +33,13 @@ final class HeartbeatFilter: StreamFilter, NIOScheduledCallbackHandler {
         self.counter.increment()
         self.perform(action)
 
-        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        let released = self.released
-        self.stream.session.addWillCloseListener { _, _ in
-            // A filter that closed the session itself has already let go: no hop to the loop.
-            guard !released.isReleased else { return }
+        // The listener holds the filter alone (the session it is given knows the loop): a 32-byte closure per stream.
+        let filter = LoopOwned(self)
+        self.stream.session.addWillCloseListener { session, _ in
             // Not awaited: a loop that has shut down would never answer. The loop runs tasks in order, so the
             // timer is released before the session's close future, which this same loop completes, is observed.
-            eventLoop.execute { loopBound.value.stop() }
+            // A filter that closed the session itself has already let go, and stops again as a no-op.
+            session.eventLoop.execute { filter.value.stop() }
         }
 
         for setting in socketOptions.settings {
@@ -48,10 +47,6 @@ final class HeartbeatFilter: StreamFilter, NIOScheduledCallbackHandler {
                 log("could not set \(setting.name)=\(setting.value): \(error)")
             }
         }
-    }
-
-    func didWrite(_ kind: StreamMessageKind) {
-        self.timer.didWrite(now: self.stream.eventLoop.now)
     }
 
     func writabilityChanged(isWritable: Bool) {
@@ -67,7 +62,6 @@ final class HeartbeatFilter: StreamFilter, NIOScheduledCallbackHandler {
     private func release() {
         self.scheduled?.cancel()
         self.scheduled = nil
-        self.released.release()
         self.counter.decrement()
     }
 
@@ -77,6 +71,7 @@ final class HeartbeatFilter: StreamFilter, NIOScheduledCallbackHandler {
             self.stop()
             return
         }
+        self.timer.didWrite(at: self.stream.lastWriteTime)
         self.perform(self.timer.timerFired(now: self.stream.eventLoop.now))
     }
 
@@ -104,5 +99,15 @@ final class HeartbeatFilter: StreamFilter, NIOScheduledCallbackHandler {
 
     func handleScheduledCallback(eventLoop: some EventLoop) {
         self.fire()
+    }
+}
+
+/// The filter as its will-close listener carries it to the stream's loop, where alone it is used. `NIOLoopBound`
+/// would check that, at the cost of keeping the loop beside it in every stream's listener.
+private struct LoopOwned: @unchecked Sendable {
+    let value: HeartbeatFilter
+
+    init(_ value: HeartbeatFilter) {
+        self.value = value
     }
 }

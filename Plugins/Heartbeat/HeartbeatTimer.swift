@@ -2,9 +2,9 @@ import NIOCore
 
 /// The heartbeat and dead-peer clock of one stream, as a state machine over times the caller passes in.
 ///
-/// One task is scheduled at a time. A write only records its time, so a busy stream costs a clock read per message
-/// and no rescheduling; when the task fires it either sends the heartbeat that is due or re-arms for the moment one
-/// would be (`lastWrite + interval`). Losing writability may pull the task earlier, to the dead-peer deadline.
+/// One task is scheduled at a time. Writes are not observed one by one, so a busy stream costs nothing per message:
+/// when the task fires it learns when the stream last wrote, then either sends the heartbeat that is due or re-arms
+/// for the moment one would be (`lastWrite + interval`). Losing writability may pull the task earlier, to the dead-peer deadline.
 struct HeartbeatTimer {
     enum Action: Equatable {
         /// Nothing to do now.
@@ -42,10 +42,10 @@ struct HeartbeatTimer {
         return self.arm(now + self.interval)
     }
 
-    /// A message (event or comment) was written: it counts as traffic, so no heartbeat is due before
-    /// `now + interval`. Deliberately reschedules nothing.
-    mutating func didWrite(now: NIODeadline) {
-        self.lastWrite = now
+    /// A message (event or comment) was written at `time`: it counts as traffic, so no heartbeat is due before
+    /// `time + interval` (an earlier time than one already known changes nothing). Deliberately reschedules nothing.
+    mutating func didWrite(at time: NIODeadline) {
+        self.lastWrite = max(self.lastWrite, time)
     }
 
     mutating func writabilityChanged(isWritable: Bool, now: NIODeadline) -> Action {

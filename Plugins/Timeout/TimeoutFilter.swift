@@ -1,8 +1,8 @@
 import NIOCore
 import SSEGateway
 
-/// One stream's idle and lifetime limits: observes which messages are written and owns the stream's single timer
-/// task.
+/// One stream's idle and lifetime limits: owns the stream's single timer task, which reads the stream's last event
+/// time when it fires.
 ///
 /// Lives on the stream's event loop. It is released by the session's will-close listener (or by itself when it
 /// closes the session), which cancels the timer and gives back its count in ``TimeoutMiddleware/liveTimers``.
@@ -10,7 +10,6 @@ final class TimeoutFilter: StreamFilter, NIOScheduledCallbackHandler {
     private let stream: SessionStream
     private let lastEvent: ServerSentEvent?
     private let counter: LiveResourceCount
-    private let released = ReleaseFlag()
     private let tracksEvents: Bool
     private var timer: TimeoutTimer
     /// The armed timer: a scheduled callback on the stream's loop, which costs no promise or closure per stream.
@@ -41,22 +40,14 @@ final class TimeoutFilter: StreamFilter, NIOScheduledCallbackHandler {
         guard case .schedule(let deadline) = self.timer.start() else { return }
         self.counter.increment()
         self.schedule(at: deadline)
-        let eventLoop = self.stream.eventLoop
-        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        let released = self.released
-        self.stream.session.addWillCloseListener { _, _ in
-            // A filter that closed the session itself has already let go: no hop to the loop.
-            guard !released.isReleased else { return }
+        // The listener holds the filter alone (the session it is given knows the loop): a 32-byte closure per stream.
+        let filter = LoopOwned(self)
+        self.stream.session.addWillCloseListener { session, _ in
             // Not awaited: a loop that has shut down would never answer. The loop runs tasks in order, so the
             // timer is released before the session's close future, which this same loop completes, is observed.
-            eventLoop.execute { loopBound.value.stop() }
+            // A filter that closed the session itself has already let go, and stops again as a no-op.
+            session.eventLoop.execute { filter.value.stop() }
         }
-    }
-
-    func didWrite(_ kind: StreamMessageKind) {
-        // Comments (heartbeats) are not activity: idle means no event.
-        guard self.tracksEvents, kind == .event else { return }
-        self.timer.eventWritten(now: self.stream.eventLoop.now)
     }
 
     /// Cancels the timer and gives back its count; later calls do nothing.
@@ -68,7 +59,6 @@ final class TimeoutFilter: StreamFilter, NIOScheduledCallbackHandler {
     private func release() {
         self.scheduled?.cancel()
         self.scheduled = nil
-        self.released.release()
         self.counter.decrement()
     }
 
@@ -78,6 +68,8 @@ final class TimeoutFilter: StreamFilter, NIOScheduledCallbackHandler {
             self.stop()
             return
         }
+        // Comments (heartbeats) are not activity: idle means no event.
+        if self.tracksEvents { self.timer.eventWritten(at: self.stream.lastEventTime) }
         switch self.timer.timerFired(now: self.stream.eventLoop.now) {
         case .none:
             break
@@ -106,5 +98,15 @@ final class TimeoutFilter: StreamFilter, NIOScheduledCallbackHandler {
 
     func handleScheduledCallback(eventLoop: some EventLoop) {
         self.fire()
+    }
+}
+
+/// The filter as its will-close listener carries it to the stream's loop, where alone it is used. `NIOLoopBound`
+/// would check that, at the cost of keeping the loop beside it in every stream's listener.
+private struct LoopOwned: @unchecked Sendable {
+    let value: TimeoutFilter
+
+    init(_ value: TimeoutFilter) {
+        self.value = value
     }
 }

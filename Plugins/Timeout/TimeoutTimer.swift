@@ -2,8 +2,8 @@ import NIOCore
 
 /// The idle and lifetime clock of one stream, as a state machine over times the caller passes in.
 ///
-/// One task is scheduled at a time, at the earlier of the two deadlines. An event only records its time; when the
-/// task fires early because events came meanwhile, it re-arms for `lastEvent + idle`.
+/// One task is scheduled at a time, at the earlier of the two deadlines. Events are not observed one by one: the
+/// task, when it fires, learns when the stream last wrote one, and re-arms for `lastEvent + idle` if that was later.
 struct TimeoutTimer {
     enum Expiry: Equatable {
         case idle
@@ -50,9 +50,10 @@ struct TimeoutTimer {
         return .schedule(next)
     }
 
-    /// An event (not a comment) was written. Deliberately reschedules nothing.
-    mutating func eventWritten(now: NIODeadline) {
-        self.lastEvent = now
+    /// An event (not a comment) was written at `time` (an earlier time than one already known changes nothing).
+    /// Deliberately reschedules nothing.
+    mutating func eventWritten(at time: NIODeadline) {
+        self.lastEvent = max(self.lastEvent, time)
     }
 
     /// The scheduled task ran at `now`.

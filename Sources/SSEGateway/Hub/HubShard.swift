@@ -112,15 +112,17 @@ final class HubShard: @unchecked Sendable {
         // waits for the loop's timer, which takes every batch of the delay.
         let flushEach = events.count == 1 && self.writeDelay == nil
         var delivered = 0
+        // One clock read for the batch: what streams record as their write time.
+        let now = self.eventLoop.now
         for event in events {
             for topic in event.topics {
                 guard let bucket = self.exact[UTF8Key(topic)] else { continue }
-                for stream in bucket.streams where stream.offer(event, matched: true, flush: flushEach) {
+                for stream in bucket.streams where stream.offer(event, matched: true, flush: flushEach, at: now) {
                     delivered += 1
                     if !flushEach, stream.markTouched() { self.touched.append(stream) }
                 }
             }
-            for stream in self.inexact.streams where stream.offer(event, matched: false, flush: flushEach) {
+            for stream in self.inexact.streams where stream.offer(event, matched: false, flush: flushEach, at: now) {
                 delivered += 1
                 if !flushEach, stream.markTouched() { self.touched.append(stream) }
             }

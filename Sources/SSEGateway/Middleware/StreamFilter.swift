@@ -17,8 +17,9 @@ public protocol StreamFilter: AnyObject {
     func finish(allocator: ByteBufferAllocator) -> ByteBuffer?
 
     /// Called after each message is written (live and replayed events, messages sent through ``SessionStream``), with
-    /// what it was, so that an observer can tell events (what a client acts on: an idle timeout) from comments
-    /// (keep-alives that reset only a heartbeat).
+    /// what it was, so that an observer can tell events from comments. It runs once per delivery: a timer that only
+    /// needs the time of the last write reads ``SessionStream/lastWriteTime`` or ``SessionStream/lastEventTime``
+    /// when it fires instead, as the heartbeat and timeout middleware do.
     func didWrite(_ kind: StreamMessageKind)
 
     /// Called when the socket stops or starts taking bytes (the peer stopped reading, or resumed).

@@ -49,6 +49,11 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let replay: ReplayPlan?
     /// The Swift handler that writes this stream, for a stream route; nil for the hub.
     private let source: StreamHandlerRun?
+    /// When the stream last wrote a message, and an event (or opened): the loop's clock as the hub read it once for
+    /// the batch, so that timers (heartbeat, idle timeout) compare against it when they fire instead of reading the
+    /// clock on every write.
+    private(set) var lastWriteTime = NIODeadline.uptimeNanoseconds(0)
+    private(set) var lastEventTime = NIODeadline.uptimeNanoseconds(0)
     /// Sends of a stream handler waiting for the socket to take bytes again, oldest first.
     private var waitingSends: [(message: ByteBuffer, kind: StreamMessageKind, promise: EventLoopPromise<Void>)] = []
 
@@ -127,9 +132,13 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
             opening.writeStaticString(":\n")
         }
         context.write(self.wrap(opening), promise: nil)
+        let now = self.eventLoop.now
+        self.lastWriteTime = now
+        self.lastEventTime = now
         for event in attachment.replay where self.accepts(event, matched: false) {
             self.lastSequence = event.sequence
             context.write(self.wrap(self.bytes(of: event)), promise: nil)
+            self.lastEventTime = now
             self.notifyWrite(.event)
         }
         context.flush()
@@ -273,7 +282,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard self.context != nil, !self.session.isClosed else { return false }
         let bytes = self.framed(self.transformed(message))
         guard bytes.readableBytes > 0 else { return true }
-        return self.write(bytes, kind: kind, flush: true)
+        return self.write(bytes, kind: kind, flush: true, at: self.eventLoop.now)
     }
 
     /// Writes a stream handler's message once the socket takes bytes: at once while it does, else when it drains,
@@ -313,16 +322,16 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Writes `event` unless it was already sent or replayed; returns whether it was taken. Without `flush`, the
     /// caller flushes later through ``flushIfNeeded()``.
-    func offer(_ event: HubEvent, matched: Bool, flush: Bool) -> Bool {
+    func offer(_ event: HubEvent, matched: Bool, flush: Bool, at now: NIODeadline) -> Bool {
         guard event.sequence > self.startSequence, event.sequence > self.lastSequence,
             self.context != nil, self.accepts(event, matched: matched)
         else { return false }
         self.lastSequence = event.sequence
-        return self.write(self.bytes(of: event), kind: .event, flush: flush)
+        return self.write(self.bytes(of: event), kind: .event, flush: flush, at: now)
     }
 
     @inline(__always)
-    private func write(_ bytes: ByteBuffer, kind: StreamMessageKind, flush: Bool) -> Bool {
+    private func write(_ bytes: ByteBuffer, kind: StreamMessageKind, flush: Bool, at now: NIODeadline) -> Bool {
         guard let context = self.context else { return false }
         if self.writable, self.pending.isEmpty {
             if flush {
@@ -343,6 +352,8 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return false
             }
         }
+        self.lastWriteTime = now
+        if kind == .event { self.lastEventTime = now }
         if !self.filters.isEmpty { self.notifyWrite(kind) }
         return true
     }

@@ -37,6 +37,21 @@ public final class SessionStream {
         return self.handler?.isOpen ?? false
     }
 
+    /// When the stream last wrote a message (an event or a comment), on the loop's clock; `.distantPast` once it has
+    /// ended. A timer that needs the time of the last write (a heartbeat) reads it when it fires: the stream records
+    /// it once per batch of deliveries, which costs less than observing every write.
+    public var lastWriteTime: NIODeadline {
+        self.eventLoop.preconditionInEventLoop()
+        return self.handler?.lastWriteTime ?? .distantPast
+    }
+
+    /// When the stream last wrote an event (live, replayed or sent through ``send(_:)``), on the loop's clock; the
+    /// time the stream opened before its first one, and `.distantPast` once it has ended.
+    public var lastEventTime: NIODeadline {
+        self.eventLoop.preconditionInEventLoop()
+        return self.handler?.lastEventTime ?? .distantPast
+    }
+
     /// Sets a socket option on the stream's connection (TCP keepalive, `TCP_USER_TIMEOUT`), so that a middleware
     /// can make the kernel notice a dead peer. Works from ``Middleware/makeStreamFilter(for:)`` on; fails once the
     /// connection is closed.

@@ -20,7 +20,7 @@ struct HeartbeatTimerTests {
         var timer = HeartbeatTimer(interval: .milliseconds(100), deadPeerTimeout: nil, now: self.start)
         _ = timer.start(now: self.start)
         for at in stride(from: Int64(10), through: 90, by: 10) {
-            timer.didWrite(now: self.ms(at))
+            timer.didWrite(at: self.ms(at))
             #expect(timer.armedAt == self.ms(100), "a write must not touch the scheduled task")
         }
         // The task fires at its first deadline, finds a write 10 ms ago and re-arms for lastWrite + interval.

@@ -25,8 +25,8 @@ struct TimeoutTimerTests {
     @Test func idleRearmsForTheLastEventWithoutReschedulingPerEvent() {
         var timer = TimeoutTimer(idle: .milliseconds(300), lifetime: nil, now: self.start)
         #expect(timer.start() == .schedule(self.ms(300)))
-        timer.eventWritten(now: self.ms(100))
-        timer.eventWritten(now: self.ms(250))
+        timer.eventWritten(at: self.ms(100))
+        timer.eventWritten(at: self.ms(250))
         #expect(timer.timerFired(now: self.ms(300)) == .schedule(self.ms(550)))
         #expect(timer.timerFired(now: self.ms(550)) == .expire(.idle))
         #expect(!timer.isRunning)
@@ -36,16 +36,16 @@ struct TimeoutTimerTests {
     @Test func lifetimeWinsOverActivity() {
         var timer = TimeoutTimer(idle: .milliseconds(300), lifetime: .milliseconds(500), now: self.start)
         #expect(timer.start() == .schedule(self.ms(300)))
-        timer.eventWritten(now: self.ms(290))
+        timer.eventWritten(at: self.ms(290))
         #expect(timer.timerFired(now: self.ms(300)) == .schedule(self.ms(500)))
-        timer.eventWritten(now: self.ms(450))
+        timer.eventWritten(at: self.ms(450))
         #expect(timer.timerFired(now: self.ms(500)) == .expire(.maxLifetime))
     }
 
     @Test func lifetimeOnlyNeedsOneTask() {
         var timer = TimeoutTimer(idle: nil, lifetime: .seconds(10), now: self.start)
         #expect(timer.start() == .schedule(self.ms(10_000)))
-        timer.eventWritten(now: self.ms(5000))
+        timer.eventWritten(at: self.ms(5000))
         #expect(timer.timerFired(now: self.ms(10_000)) == .expire(.maxLifetime))
     }
 
