@@ -86,27 +86,48 @@ public struct AuthMiddleware: MiddlewarePlugin {
     /// Refuses a publisher without a valid token before its body is sent (for clients that wait for `100 Continue`);
     /// the topics, which only the body names, are checked in ``publish(_:)``.
     public func admitPublish(_ request: RequestFacts) async throws {
-        _ = try await self.publisherClaims(of: request)
+        if case .token(let token, let verifier) = try self.publisherToken(of: request) {
+            _ = try await self.verified(token, by: verifier, cache: self.publisherTokens)
+        }
     }
 
     public func publish(_ publish: PublishContext) async throws {
-        guard let claims = try await self.publisherClaims(of: publish.request) else {
+        switch try self.publisherToken(of: publish.request) {
+        case .exempt:
             publish.isAuthorized = true
-            return
+        case .token(let token, let verifier):
+            let claims = try await self.verified(token, by: verifier, cache: self.publisherTokens).0
+            try self.authorize(publish, claims: claims)
         }
-        if let failure = ClaimsPolicy.publishScope(of: claims, topics: publish.update.topics) {
-            throw failure.rejection
-        }
-        publish.isAuthorized = true
     }
 
-    /// The claims of the publisher's valid token, or nil for a peer in `publishWithoutTokenFrom`; a missing or
-    /// invalid token, or a cookie from a foreign origin, is refused.
-    private func publisherClaims(of request: RequestFacts) async throws -> MercureClaims? {
+    /// A publisher's token seen before is checked from the cache, without suspending; a new one waits for
+    /// ``publish(_:)``, which verifies its signature.
+    public func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress {
+        switch try self.publisherToken(of: publish.request) {
+        case .exempt:
+            publish.isAuthorized = true
+        case .token(let token, _):
+            guard let claims = self.publisherTokens.cachedClaims(of: token) else { return .suspend }
+            try self.authorize(publish, claims: try self.valid(claims).0)
+        }
+        return .finished
+    }
+
+    /// What a publisher presents, worked out from the request alone.
+    private enum PublisherToken {
+        /// A peer in `publishWithoutTokenFrom`.
+        case exempt
+        case token(String, verifier: any TokenVerifier)
+    }
+
+    /// The publisher's token and the key it is checked with; a missing token, a cookie from a foreign origin, or a
+    /// hub without a publisher key is refused.
+    private func publisherToken(of request: RequestFacts) throws(HTTPRejection) -> PublisherToken {
         if let remote = request.remoteAddress,
             self.configuration.publishWithoutTokenFrom.contains(where: { $0.contains(remote) })
         {
-            return nil
+            return .exempt
         }
         let token: String
         switch TokenPresentation.find(in: request, cookieName: self.configuration.cookieName) {
@@ -125,7 +146,15 @@ public struct AuthMiddleware: MiddlewarePlugin {
         guard let verifier = self.configuration.publisher else {
             throw AuthFailure.invalidToken("this hub has no publisher key, so it cannot accept tokens").rejection
         }
-        return try await self.verified(token, by: verifier, cache: self.publisherTokens).0
+        return .token(token, verifier: verifier)
+    }
+
+    /// Lets the publish through when the token's `mercure.publish` covers every topic of the update.
+    private func authorize(_ publish: PublishContext, claims: MercureClaims) throws(HTTPRejection) {
+        if let failure = ClaimsPolicy.publishScope(of: claims, topics: publish.update.topics) {
+            throw failure.rejection
+        }
+        publish.isAuthorized = true
     }
 
     /// The claims of a genuine token that is valid now, and that now; any problem becomes a 401.
@@ -142,6 +171,11 @@ public struct AuthMiddleware: MiddlewarePlugin {
         } catch {
             throw AuthFailure.invalidToken("the token could not be verified").rejection
         }
+        return try self.valid(claims)
+    }
+
+    /// The claims when the token is valid now (`exp`, `nbf`), and that now; a 401 otherwise.
+    private func valid(_ claims: MercureClaims) throws(HTTPRejection) -> (MercureClaims, Date) {
         let now = self.dependencies.now()
         if let failure = ClaimsPolicy.validity(of: claims, at: now) {
             throw failure.rejection

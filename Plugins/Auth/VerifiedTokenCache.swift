@@ -32,5 +32,11 @@ final class VerifiedTokenCache: Sendable {
         return claims
     }
 
+    /// The claims of `token` when it has been verified before: no signature check, no suspension.
+    func cachedClaims(of token: String) -> MercureClaims? {
+        guard self.capacity > 0 else { return nil }
+        return self.entries.withLock { $0[token] }
+    }
+
     var count: Int { self.entries.withLock { $0.count } }
 }

@@ -52,6 +52,9 @@ public struct CORSMiddleware: MiddlewarePlugin {
         self.init(policy: policy)
     }
 
+    /// No publish phase: a publish passes without a task.
+    public func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress { .finished }
+
     public func intercept(_ request: RequestFacts, responseHeaders: inout HTTPHeaders) -> MiddlewareResponse? {
         let requestedHeaders =
             request.headers[canonicalForm: "access-control-request-headers"].map(String.init).filter { !$0.isEmpty }

@@ -61,6 +61,9 @@ public struct CompressionMiddleware: MiddlewarePlugin {
     /// on `/metrics` as `sse_compression_streams_active`.
     public var liveStreams: Int { self.counter.value }
 
+    /// No publish phase: a publish passes without a task.
+    public func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress { .finished }
+
     public func connect(_ session: Session) async throws {
         let coding = AcceptEncoding.negotiate(session.request.headers, offered: self.configuration.encodings)
         session[Negotiated.self] = coding

@@ -50,6 +50,9 @@ public final class HeartbeatMiddleware: MiddlewarePlugin {
         self.log = log
     }
 
+    /// No publish phase: a publish passes without a task.
+    public func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress { .finished }
+
     public func makeStreamFilter(for stream: SessionStream) -> (any StreamFilter)? {
         let filter = HeartbeatFilter(stream: stream, configuration: self.configuration, counter: self.counter)
         filter.start(socketOptions: self.socketOptions, log: self.log)

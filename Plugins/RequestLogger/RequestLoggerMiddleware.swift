@@ -37,6 +37,9 @@ public struct RequestLoggerMiddleware: MiddlewarePlugin {
         )
     }
 
+    /// No publish phase: a publish passes without a task.
+    public func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress { .finished }
+
     public func connect(_ session: Session) async throws {
         let opened = ContinuousClock.now
         let request = session.request

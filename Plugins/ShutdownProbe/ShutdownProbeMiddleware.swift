@@ -63,6 +63,9 @@ public struct ShutdownProbeMiddleware: MiddlewarePlugin {
         }
     }
 
+    /// No publish phase: a publish passes without a task.
+    public func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress { .finished }
+
     public func connect(_ session: Session) async throws {
         session.addWillCloseListener { [logger, logEachClose, tally] session, reason in
             tally.count(reason)

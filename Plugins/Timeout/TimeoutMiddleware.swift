@@ -59,6 +59,9 @@ public final class TimeoutMiddleware: MiddlewarePlugin {
         )
     }
 
+    /// No publish phase: a publish passes without a task.
+    public func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress { .finished }
+
     public func makeStreamFilter(for stream: SessionStream) -> (any StreamFilter)? {
         guard self.configuration.idle != nil || self.configuration.maxLifetime != nil else { return nil }
         let random = self.configuration.maxLifetime == nil ? 1 : self.random()

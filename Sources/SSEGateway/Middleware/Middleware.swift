@@ -10,13 +10,19 @@ public import NIOHTTP1
 ///   response headers, register will-close listeners and schedule timers on ``Session/eventLoop``.
 /// - ``admitPublish(_:)`` sees the head of a publish whose client waits for `100 Continue`, so that a refusal that
 ///   needs no body (a missing or invalid token) spares the upload.
-/// - ``publish(_:)`` runs once per publish, so the same chain authorises and validates what goes into the hub.
+/// - ``publish(_:)`` runs once per publish, so the same chain authorises and validates what goes into the hub;
+///   ``publishWithoutSuspending(_:)`` lets a middleware that can decide at once skip it (below).
 /// - ``makeStreamFilter(for:)`` gives a stream its own synchronous filter of outgoing bytes (compression) or
 ///   observer of writes (heartbeat), on the stream's event loop.
 ///
 /// The `async` phases start on the request's event loop and run there until they first suspend: a phase that
 /// never waits costs no thread hop, and publishes stay in the order they arrived. Blocking work does not belong
 /// in them.
+///
+/// A publish whose every middleware decides in ``publishWithoutSuspending(_:)`` runs no task at all. That matters to a
+/// hub taking thousands of publishes a second; a middleware with no publish phase says so by returning `.finished`
+/// there, and one that checks something it may have to wait for (a token not seen before) returns `.suspend` until
+/// it knows.
 ///
 /// A middleware keeps no per-session state outside the session: it releases what it holds through will-close
 /// listeners and shutdown handlers only, which is what makes cleanup reliable however a stream ends.
@@ -40,6 +46,12 @@ public protocol Middleware: Sendable {
     /// ``HTTPRejection`` to refuse it.
     func publish(_ publish: PublishContext) async throws
 
+    /// The publish phase for a decision that needs no waiting: do the whole check and return `.finished` (or throw
+    /// ``HTTPRejection``), and ``publish(_:)`` is not called; return `.suspend` to have it run instead. The default
+    /// is `.suspend`, so a middleware that implements only ``publish(_:)`` keeps its check. Runs on the request's
+    /// event loop.
+    func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress
+
     /// Called on the stream's event loop once every connect phase has passed, before the first byte of the body.
     /// Return nil when this stream needs no filter: streams without filters write the shared event bytes as they are.
     /// The stream takes messages only once it is open: keep `stream` and send from a timer or a later loop turn.
@@ -56,6 +68,8 @@ extension Middleware {
     public func admitPublish(_ request: RequestFacts) async throws {}
 
     public func publish(_ publish: PublishContext) async throws {}
+
+    public func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress { .suspend }
 
     public func makeStreamFilter(for stream: SessionStream) -> (any StreamFilter)? { nil }
 }

@@ -81,6 +81,47 @@ extension AuthTests {
             #expect(verifier.count == 1, "the claims came from the cache; the expiry was checked anyway")
         }
 
+        /// A token not seen before makes the publish phase wait for its signature check; once remembered, the phase
+        /// decides at once, still checking expiry and scope.
+        @Test func aRememberedTokenIsDecidedWithoutSuspending() async throws {
+            let clock = NIOLockedValueBox(Date(timeIntervalSince1970: 1_000_000))
+            let verifier = CountingVerifier(
+                claims: MercureClaims(publish: ["books/{id}"], expiresAt: Date(timeIntervalSince1970: 1_000_060)))
+            var configuration = AuthMiddleware.Configuration()
+            configuration.publisher = verifier
+            configuration.anonymous = true
+            let auth = AuthMiddleware(
+                configuration: configuration,
+                dependencies: .init(now: { clock.withLockedValue { $0 } }, random: { $0.upperBound }))
+            func context(topic: String, authorization: String = "Bearer token") throws -> PublishContext {
+                let facts = RequestFacts(
+                    method: .POST, uri: "/.well-known/mercure", path: "/.well-known/mercure", query: [],
+                    headers: ["Authorization": authorization], remoteAddress: nil, version: .http1_1)
+                let update = try PublishRequest(form: [("topic", topic), ("data", "x")])
+                return PublishContext(request: facts, update: update, responseHeaders: [:])
+            }
+            let first = try context(topic: "books/1")
+            #expect(try auth.publishWithoutSuspending(first) == .suspend)
+            #expect(verifier.count == 0 && !first.isAuthorized, "nothing is decided before the signature check")
+            try await auth.publish(first)
+            #expect(first.isAuthorized && verifier.count == 1)
+
+            let again = try context(topic: "books/2")
+            #expect(try auth.publishWithoutSuspending(again) == .finished)
+            #expect(again.isAuthorized && verifier.count == 1)
+
+            let outOfScope = try context(topic: "films/1")
+            #expect(throws: HTTPRejection.self) { try auth.publishWithoutSuspending(outOfScope) }
+            #expect(!outOfScope.isAuthorized)
+            #expect(throws: HTTPRejection.self) {
+                try auth.publishWithoutSuspending(try context(topic: "b", authorization: ""))
+            }
+
+            clock.withLockedValue { $0 = Date(timeIntervalSince1970: 1_000_061) }
+            #expect(throws: HTTPRejection.self) { try auth.publishWithoutSuspending(try context(topic: "books/3")) }
+            #expect(verifier.count == 1)
+        }
+
         @Test func aTokenCacheSizeOutOfRangeIsRefusedAtItsPath() throws {
             let entry = #"{"use": "auth", "anonymous": true, \#(SettingsTests.publisher), "tokenCacheSize": "#
             #expect(try SettingsTests.check(entry + "0}") == [])

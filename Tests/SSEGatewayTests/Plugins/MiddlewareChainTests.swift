@@ -37,6 +37,34 @@ private struct Mark: Middleware {
     }
 }
 
+/// Decides its publish phase at once (`finishes`), or asks to wait and then runs it; records which path ran.
+private struct Quick: Middleware {
+    let name: String
+    let journal: NIOLockedValueBox<[String]>
+    var finishes = true
+    var refuses = false
+
+    func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress {
+        self.journal.withLockedValue { $0.append("now \(self.name)") }
+        if self.refuses { throw HTTPRejection(.forbidden, reason: "\(self.name) refuses at once") }
+        return self.finishes ? .finished : .suspend
+    }
+
+    func publish(_ publish: PublishContext) async throws {
+        self.journal.withLockedValue { $0.append("wait \(self.name)") }
+    }
+}
+
+/// Implements only the `async` publish phase, as a middleware written before the immediate one existed.
+private struct AsyncOnly: Middleware {
+    let name: String
+    let journal: NIOLockedValueBox<[String]>
+
+    func publish(_ publish: PublishContext) async throws {
+        self.journal.withLockedValue { $0.append("wait \(self.name)") }
+    }
+}
+
 /// Upper-cases every byte it sees and ends the stream with a trailer comment.
 private final class Shout: StreamFilter {
     let stream: SessionStream
@@ -133,6 +161,46 @@ struct MiddlewareChainTests {
             // The trailer comes after the last message, from the filter itself.
             #expect(text.contains("6\r\n: bye\n\r\n0\r\n\r\n"))
             #expect(text.hasSuffix("0\r\n\r\n"))
+        }
+    }
+
+    /// Middleware that decide at once are asked first, in order; from the first that must wait, the rest run in a
+    /// task, each still asked first. One that only has the `async` hook always gets it.
+    @Test func publishPhasesThatDecideAtOnceSkipTheirAsyncHook() async throws {
+        let journal = self.journal
+        let chain: [any Middleware] = [
+            Quick(name: "a", journal: journal), Quick(name: "b", journal: journal, finishes: false),
+            Quick(name: "c", journal: journal), AsyncOnly(name: "d", journal: journal),
+        ]
+        try await TestGateway.run(middleware: chain) { _, port in
+            let publisher = try await TestPublisher.connect(port: port)
+            #expect(try await publisher.publish([("topic", "t"), ("data", "x")]).status == 200)
+            #expect(journal.withLockedValue { $0 } == ["now a", "now b", "wait b", "now c", "wait d"])
+        }
+        journal.withLockedValue { $0 = [] }
+        let immediate: [any Middleware] = [Quick(name: "a", journal: journal), Quick(name: "c", journal: journal)]
+        try await TestGateway.run(middleware: immediate) { _, port in
+            let publisher = try await TestPublisher.connect(port: port)
+            #expect(try await publisher.publish([("topic", "t"), ("data", "x")]).status == 200)
+            #expect(journal.withLockedValue { $0 } == ["now a", "now c"], "no async hook runs")
+        }
+    }
+
+    @Test func aPublishRefusedAtOnceGetsItsRejectionAndIsNotPublished() async throws {
+        let journal = self.journal
+        let chain: [any Middleware] = [
+            Quick(name: "a", journal: journal, refuses: true), AsyncOnly(name: "d", journal: journal),
+        ]
+        try await TestGateway.run(middleware: chain) { server, port in
+            let subscriber = try await TestSubscriber.open(port: port, query: "topic=t")
+            let publisher = try await TestPublisher.connect(port: port)
+            let refused = try await publisher.publish([("topic", "t"), ("data", "refused")])
+            #expect(refused.status == 403)
+            #expect(refused.body.contains("a refuses at once"))
+            #expect(journal.withLockedValue { $0 } == ["now a"], "no later phase runs")
+            // A publish is answered once committed, so a refused one that had been published would show by now.
+            #expect(server.renderMetrics().contains("sse_events_published_total 0"))
+            #expect(try await subscriber.ids().isEmpty)
         }
     }
 

@@ -83,20 +83,35 @@ struct PublishEndpoint {
         let publish = PublishContext(request: facts(), update: update, responseHeaders: responseHeaders)
         let middleware = mount.middleware
         let logger = self.server.logger
-        let decision = eventLoop.makeFutureWithImmediateTask {
-            for step in middleware {
-                try await step.publish(publish)
-            }
-        }.map { () -> Decision in
+        @Sendable func decided() -> Decision {
             guard publish.isAuthorized || mayPublishAnonymously else {
                 let refusal = HTTPResponse.text(.forbidden, "publishing is not allowed from this address")
                 return .refuse(refusal, publish.responseHeaders)
             }
             return .accept(publish.update, publish.responseHeaders)
-        }.flatMapErrorThrowing { error in
+        }
+        @Sendable func refused(_ error: any Error) -> Decision {
             let rejection = HTTPRejection.from(error, phase: "publish phase", logger: logger)
             return .refuse(rejection.response, publish.responseHeaders)
         }
+        // Each middleware that can decide at once does, in order; a task starts only at the first that must wait.
+        var waitsFrom = middleware.endIndex
+        do {
+            for index in middleware.indices where try middleware[index].publishWithoutSuspending(publish) == .suspend {
+                waitsFrom = index
+                break
+            }
+        } catch {
+            return .decided(refused(error))
+        }
+        guard waitsFrom < middleware.endIndex else { return .decided(decided()) }
+        let rest = middleware[waitsFrom...]
+        let decision = eventLoop.makeFutureWithImmediateTask {
+            try await rest.first?.publish(publish)
+            for step in rest.dropFirst() where try step.publishWithoutSuspending(publish) == .suspend {
+                try await step.publish(publish)
+            }
+        }.map { decided() }.flatMapErrorThrowing(refused)
         return .deciding(decision)
     }
 
