@@ -11,8 +11,24 @@ import Synchronization
 final class EventCommitter: Sendable {
     private struct Pending: Sendable {
         let record: EventRecord
-        let promise: EventLoopPromise<AppendOutcome>
+        let eventLoop: any EventLoop
+        let completion: Completion
+
+        /// Completes on the publish's loop: at once when the commit ran there, as it does for a store that answers
+        /// at once.
+        func complete(_ result: Result<AppendOutcome, any Error>) {
+            if self.eventLoop.inEventLoop {
+                self.completion(result)
+            } else {
+                let completion = self.completion
+                self.eventLoop.execute { completion(result) }
+            }
+        }
     }
+
+    /// What a publish hears of its commit, on its event loop. A closure rather than a promise: the publish path
+    /// then allocates no future per step.
+    typealias Completion = @Sendable (Result<AppendOutcome, any Error>) -> Void
 
     private struct State {
         var store: (any EventStore)?
@@ -138,7 +154,18 @@ final class EventCommitter: Sendable {
         ticket: PublishTicket? = nil
     ) -> EventLoopFuture<AppendOutcome> {
         let promise = eventLoop.makePromise(of: AppendOutcome.self)
-        let pending = Pending(record: record, promise: promise)
+        self.submit(record, on: eventLoop, ticket: ticket, completion: promise.completeWith)
+        return promise.futureResult
+    }
+
+    /// ``submit(_:on:ticket:)`` for the publish path: `completion` is called once, on `eventLoop`.
+    func submit(
+        _ record: EventRecord,
+        on eventLoop: any EventLoop,
+        ticket: PublishTicket?,
+        completion: @escaping Completion
+    ) {
+        let pending = Pending(record: record, eventLoop: eventLoop, completion: completion)
         let number = ticket.flatMap { $0.use() ? $0.number : nil }
         let (starts, arm) = self.state.withLock { state -> (Bool, UInt64?) in
             state.order.loop = eventLoop
@@ -154,7 +181,6 @@ final class EventCommitter: Sendable {
         if starts {
             self.commitNextBatch(on: eventLoop)
         }
-        return promise.futureResult
     }
 
     /// Moves the resolved tickets at the head of the order into the queue.
@@ -218,7 +244,7 @@ final class EventCommitter: Sendable {
         guard let (batch, store) = self.nextBatch() else { return }
         guard let store else {
             let error = EventStoreError("the event store is not open")
-            for pending in batch { pending.promise.fail(error) }
+            for pending in batch { pending.complete(.failure(error)) }
             self.commitNextBatch(on: eventLoop)
             return
         }
@@ -233,12 +259,12 @@ final class EventCommitter: Sendable {
                     }
                 }
                 if !appended.isEmpty, let deliver = self.state.withLock({ $0.deliver }) { deliver(appended) }
-                for (pending, outcome) in zip(batch, outcomes) { pending.promise.succeed(outcome) }
+                for (pending, outcome) in zip(batch, outcomes) { pending.complete(.success(outcome)) }
             case .success(let outcomes):
                 let error = EventStoreError("the store answered \(outcomes.count) outcomes for \(batch.count) events")
-                for pending in batch { pending.promise.fail(error) }
+                for pending in batch { pending.complete(.failure(error)) }
             case .failure(let error):
-                for pending in batch { pending.promise.fail(error) }
+                for pending in batch { pending.complete(.failure(error)) }
             }
             // What arrived meanwhile waits for a turn of the loop rather than a recursive call: answers complete
             // synchronously and may submit again, deeper each time.

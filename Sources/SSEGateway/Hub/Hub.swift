@@ -101,16 +101,32 @@ public final class Hub: Sendable {
         on eventLoop: any EventLoop,
         ticket: PublishTicket? = nil
     ) -> EventLoopFuture<PublishOutcome> {
+        let promise = eventLoop.makePromise(of: PublishOutcome.self)
+        self.commit(request, on: eventLoop, ticket: ticket, completion: promise.completeWith)
+        return promise.futureResult
+    }
+
+    /// ``commit(_:on:ticket:)`` for the publish path: `completion` is called once, on `eventLoop`, with no future
+    /// in between.
+    func commit(
+        _ request: PublishRequest,
+        on eventLoop: any EventLoop,
+        ticket: PublishTicket?,
+        completion: @escaping @Sendable (Result<PublishOutcome, any Error>) -> Void
+    ) {
         let record = EventRecord(request, id: request.id ?? EventID.generate())
-        return self.committer.submit(record, on: eventLoop, ticket: ticket).map { outcome in
-            switch outcome {
-            case .appended:
-                return .published(record.id)
-            case .exists(let stored) where stored.record.hasSameContent(as: record):
-                return .repeated(record.id)
-            case .exists:
-                return .conflict(record.id)
-            }
+        self.committer.submit(record, on: eventLoop, ticket: ticket) { result in
+            completion(
+                result.map { outcome in
+                    switch outcome {
+                    case .appended:
+                        return .published(record.id)
+                    case .exists(let stored) where stored.record.hasSameContent(as: record):
+                        return .repeated(record.id)
+                    case .exists:
+                        return .conflict(record.id)
+                    }
+                })
         }
     }
 

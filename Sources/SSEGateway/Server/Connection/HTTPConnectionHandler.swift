@@ -167,8 +167,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             let ticket = self.ticket
             self.ticket = nil
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            PublishEndpoint(server: self.server).commit(update, ticket: ticket, on: context.eventLoop).whenSuccess {
-                response in
+            PublishEndpoint(server: self.server).commit(update, ticket: ticket, on: context.eventLoop) { response in
                 let (handler, context) = bound.value
                 handler.drive(handler.machine.committed(response, now: .now()), context: context)
             }

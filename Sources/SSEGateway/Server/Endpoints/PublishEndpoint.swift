@@ -116,24 +116,25 @@ struct PublishEndpoint {
     }
 
     /// Commits a decided update to the store; the answer is its id, as Mercure publishers expect, once it is
-    /// committed. The future completes on `eventLoop` and never fails: a store that cannot commit gives `503`.
+    /// committed. `answer` is called once, on `eventLoop`: a store that cannot commit gives `503`.
     func commit(
         _ update: PublishRequest,
         ticket: PublishTicket?,
-        on eventLoop: any EventLoop
-    ) -> EventLoopFuture<HTTPResponse> {
+        on eventLoop: any EventLoop,
+        then answer: @escaping @Sendable (HTTPResponse) -> Void
+    ) {
         let retryAfter = self.server.connectionConfiguration.retryAfterSeconds
         let logger = self.server.logger
-        return self.server.hub.commit(update, on: eventLoop, ticket: ticket).map { outcome in
-            switch outcome {
-            case .published(let id), .repeated(let id):
-                return HTTPResponse(status: .ok, body: id)
-            case .conflict(let id):
-                return .text(.conflict, PublishOutcome.conflictReason(id))
+        self.server.hub.commit(update, on: eventLoop, ticket: ticket) { result in
+            switch result {
+            case .success(.published(let id)), .success(.repeated(let id)):
+                answer(HTTPResponse(status: .ok, body: id))
+            case .success(.conflict(let id)):
+                answer(.text(.conflict, PublishOutcome.conflictReason(id)))
+            case .failure(let error):
+                logger.error("event store: \(error)")
+                answer(.retryLater("the event store could not commit the update: \(error)", after: retryAfter))
             }
-        }.recover { error in
-            logger.error("event store: \(error)")
-            return .retryLater("the event store could not commit the update: \(error)", after: retryAfter)
         }
     }
 }
