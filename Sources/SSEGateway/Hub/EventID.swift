@@ -17,29 +17,51 @@ public enum EventID {
     private struct State {
         var milliseconds: UInt64 = 0
         var counter: UInt16 = 0
+        /// Random words from the system's generator, 256 bytes at a time (what one `getentropy` gives): one system
+        /// call per 32 words rather than one per word, and still the kernel's cryptographic randomness.
+        var pool = [UInt64](repeating: 0, count: 32)
+        var used = 32
+
+        mutating func nextRandom() -> UInt64 {
+            if self.used == self.pool.count {
+                self.pool.withUnsafeMutableBytes { Self.fill($0) }
+                self.used = 0
+            }
+            defer { self.used += 1 }
+            return self.pool[self.used]
+        }
+
+        private static func fill(_ bytes: UnsafeMutableRawBufferPointer) {
+            #if canImport(Glibc) || canImport(Musl) || canImport(Darwin)
+                if getentropy(bytes.baseAddress!, bytes.count) == 0 { return }
+            #endif
+            var generator = SystemRandomNumberGenerator()
+            for offset in stride(from: 0, to: bytes.count, by: 8) {
+                bytes.storeBytes(of: generator.next(), toByteOffset: offset, as: UInt64.self)
+            }
+        }
     }
 
     private static let state = Mutex(State())
 
     /// A new `urn:uuid:` id, greater as a string than every id this process generated before.
     public static func generate() -> String {
-        var random = SystemRandomNumberGenerator()
         let now = currentMilliseconds()
-        let (milliseconds, counter) = state.withLock { state -> (UInt64, UInt16) in
+        let (milliseconds, counter, random) = state.withLock { state -> (UInt64, UInt16, UInt64) in
             if now > state.milliseconds {
                 state.milliseconds = now
                 // Seed below 2^11 so the counter has room to grow within the millisecond.
-                state.counter = UInt16.random(in: 0..<0x800, using: &random)
+                state.counter = UInt16(truncatingIfNeeded: state.nextRandom() & 0x7FF)
             } else if state.counter < 0xFFF {
                 state.counter += 1
             } else {
                 // Counter exhausted (or the clock went back): borrow the next millisecond to stay monotonic.
                 state.milliseconds += 1
-                state.counter = UInt16.random(in: 0..<0x800, using: &random)
+                state.counter = UInt16(truncatingIfNeeded: state.nextRandom() & 0x7FF)
             }
-            return (state.milliseconds, state.counter)
+            return (state.milliseconds, state.counter, state.nextRandom())
         }
-        return format(milliseconds: milliseconds, counter: counter, random: random.next())
+        return format(milliseconds: milliseconds, counter: counter, random: random)
     }
 
     /// Lays out the UUID fields; split out so the layout can be checked with fixed inputs.
