@@ -18,12 +18,10 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     let session: Session
     let selectors: [TopicSelector]
-    let eventLoop: any EventLoop
     /// Events up to this sequence were replayed (or predate the stream) and are skipped live.
     var startSequence: UInt64 = 0
 
     private let hub: Hub
-    private let framing: StreamFraming
     private let maxBufferedBytes: Int
     private let claims: SubscriberClaims?
     /// Written when the stream attaches, then dropped.
@@ -35,16 +33,8 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var transformers: [any StreamFilter] = []
     private var context: ChannelHandlerContext?
     private var lastSequence: UInt64 = 0
-    private var needsFlush = false
-    private var touched = false
     private var pending: [ByteBuffer] = []
     private var pendingBytes = 0
-    private var attached = false
-    /// Mirrors `channel.isWritable`, kept from writability events so the hot path reads a stored flag.
-    private var writable = true
-    /// Set while this handler is inside a flush: NIO closes a channel whose socket write fails without an error
-    /// event, so an inactivation that arrives during our own flush is how a failed write shows.
-    private var flushing = false
     /// What the stream replays when it attaches, worked out in the connect phase.
     private let replay: ReplayPlan?
     /// The Swift handler that writes this stream, for a stream route; nil for the hub.
@@ -54,6 +44,16 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// clock on every write.
     private(set) var lastWriteTime = NIODeadline.uptimeNanoseconds(0)
     private(set) var lastEventTime = NIODeadline.uptimeNanoseconds(0)
+    // The one-byte fields together: a class lays its fields out in order, padding each to the next one's alignment.
+    private let framing: StreamFraming
+    private var needsFlush = false
+    private var touched = false
+    private var attached = false
+    /// Mirrors `channel.isWritable`, kept from writability events so the hot path reads a stored flag.
+    private var writable = true
+    /// Set while this handler is inside a flush: NIO closes a channel whose socket write fails without an error
+    /// event, so an inactivation that arrives during our own flush is how a failed write shows.
+    private var flushing = false
     /// Sends of a stream handler waiting for the socket to take bytes again, oldest first.
     private var waitingSends: [(message: ByteBuffer, kind: StreamMessageKind, promise: EventLoopPromise<Void>)] = []
 
@@ -69,7 +69,6 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.source = source
         self.session = session
         self.selectors = session.topics
-        self.eventLoop = session.eventLoop
         self.hub = hub
         self.head = head
         self.framing = head.framing
@@ -94,6 +93,9 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.sessionStream?.handler = nil
         self.sessionStream = nil
     }
+
+    /// The stream's loop, the session's: not stored, as every stream would carry it.
+    var eventLoop: any EventLoop { self.session.eventLoop }
 
     var isWritable: Bool { self.writable && self.context != nil }
 
