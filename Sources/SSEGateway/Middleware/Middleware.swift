@@ -13,7 +13,7 @@ public import NIOHTTP1
 /// - ``publish(_:)`` runs once per publish, so the same chain authorises and validates what goes into the hub;
 ///   ``publishWithoutSuspending(_:)`` lets a middleware that can decide at once skip it (below).
 /// - ``makeStreamFilter(for:)`` gives a stream its own synchronous filter of outgoing bytes (compression) or
-///   observer of writes (heartbeat), on the stream's event loop.
+///   observer of writes, on the stream's event loop.
 ///
 /// The `async` phases start on the request's event loop and run there until they first suspend: a phase that
 /// never waits costs no thread hop, and publishes stay in the order they arrived. Blocking work does not belong
@@ -49,7 +49,8 @@ public protocol Middleware: Sendable {
     /// The publish phase for a decision that needs no waiting: do the whole check and return `.finished` (or throw
     /// ``HTTPRejection``), and ``publish(_:)`` is not called; return `.suspend` to have it run instead. The default
     /// is `.suspend`, so a middleware that implements only ``publish(_:)`` keeps its check. Runs on the request's
-    /// event loop.
+    /// event loop, or, once an earlier middleware of the chain has suspended, in the task that runs the rest of the
+    /// phase.
     func publishWithoutSuspending(_ publish: PublishContext) throws -> PhaseProgress
 
     /// Called on the stream's event loop once every connect phase has passed, before the first byte of the body.
