@@ -27,6 +27,30 @@ extension AuthTests {
             var count: Int { self.calls.withLockedValue { $0 } }
         }
 
+        /// Auth with `verifier` as its publisher key and a clock the test moves (starting at 1,000,000 s).
+        static func auth(
+            publishing topics: [String], expiresAt: Date = Date(timeIntervalSince1970: 1_000_060)
+        ) -> (AuthMiddleware, CountingVerifier, NIOLockedValueBox<Date>) {
+            let clock = NIOLockedValueBox(Date(timeIntervalSince1970: 1_000_000))
+            let verifier = CountingVerifier(claims: MercureClaims(publish: topics, expiresAt: expiresAt))
+            var configuration = AuthMiddleware.Configuration()
+            configuration.publisher = verifier
+            configuration.anonymous = true
+            let auth = AuthMiddleware(
+                configuration: configuration,
+                dependencies: .init(now: { clock.withLockedValue { $0 } }, random: { $0.upperBound }))
+            return (auth, verifier, clock)
+        }
+
+        /// A publish of one `data: x` update to `topic`, presenting `authorization`.
+        static func publish(to topic: String, authorization: String = "Bearer token") throws -> PublishContext {
+            let facts = RequestFacts(
+                method: .POST, uri: "/.well-known/mercure", path: "/.well-known/mercure", query: [],
+                headers: ["Authorization": authorization], remoteAddress: nil, version: .http1_1)
+            let update = try PublishRequest(form: [("topic", topic), ("data", "x")])
+            return PublishContext(request: facts, update: update, responseHeaders: [:])
+        }
+
         @Test func aTokenIsVerifiedOnceAndAFailureNever() async throws {
             let verifier = CountingVerifier()
             let cache = VerifiedTokenCache(capacity: 10)
@@ -57,21 +81,9 @@ extension AuthTests {
         /// A token accepted (and remembered) while valid is refused once its `exp` has passed on the middleware's
         /// clock.
         @Test func aRememberedTokenIsStillRefusedOnceExpired() async throws {
-            let clock = NIOLockedValueBox(Date(timeIntervalSince1970: 1_000_000))
-            let verifier = CountingVerifier(
-                claims: MercureClaims(publish: ["*"], expiresAt: Date(timeIntervalSince1970: 1_000_060)))
-            var configuration = AuthMiddleware.Configuration()
-            configuration.publisher = verifier
-            configuration.anonymous = true
-            let auth = AuthMiddleware(
-                configuration: configuration,
-                dependencies: .init(now: { clock.withLockedValue { $0 } }, random: { $0.upperBound }))
+            let (auth, verifier, clock) = Self.auth(publishing: ["*"])
             func publish() async throws {
-                let facts = RequestFacts(
-                    method: .POST, uri: "/.well-known/mercure", path: "/.well-known/mercure", query: [],
-                    headers: ["Authorization": "Bearer token"], remoteAddress: nil, version: .http1_1)
-                let update = try PublishRequest(form: [("topic", "t"), ("data", "x")])
-                try await auth.publish(PublishContext(request: facts, update: update, responseHeaders: [:]))
+                try await auth.publish(try Self.publish(to: "t"))
             }
             try await publish()
             try await publish()
@@ -84,21 +96,9 @@ extension AuthTests {
         /// A token not seen before makes the publish phase wait for its signature check; once remembered, the phase
         /// decides at once, still checking expiry and scope.
         @Test func aRememberedTokenIsDecidedWithoutSuspending() async throws {
-            let clock = NIOLockedValueBox(Date(timeIntervalSince1970: 1_000_000))
-            let verifier = CountingVerifier(
-                claims: MercureClaims(publish: ["books/{id}"], expiresAt: Date(timeIntervalSince1970: 1_000_060)))
-            var configuration = AuthMiddleware.Configuration()
-            configuration.publisher = verifier
-            configuration.anonymous = true
-            let auth = AuthMiddleware(
-                configuration: configuration,
-                dependencies: .init(now: { clock.withLockedValue { $0 } }, random: { $0.upperBound }))
+            let (auth, verifier, clock) = Self.auth(publishing: ["books/{id}"])
             func context(topic: String, authorization: String = "Bearer token") throws -> PublishContext {
-                let facts = RequestFacts(
-                    method: .POST, uri: "/.well-known/mercure", path: "/.well-known/mercure", query: [],
-                    headers: ["Authorization": authorization], remoteAddress: nil, version: .http1_1)
-                let update = try PublishRequest(form: [("topic", topic), ("data", "x")])
-                return PublishContext(request: facts, update: update, responseHeaders: [:])
+                try Self.publish(to: topic, authorization: authorization)
             }
             let first = try context(topic: "books/1")
             #expect(try auth.publishWithoutSuspending(first) == .suspend)
