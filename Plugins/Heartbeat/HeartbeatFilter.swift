@@ -33,7 +33,7 @@ final class HeartbeatFilter: StreamFilter, NIOScheduledCallbackHandler {
         self.counter.increment()
         self.perform(action)
 
-        // The listener holds the filter alone (the session it is given knows the loop): a 32-byte closure per stream.
+        // The listener holds the filter alone (the session it is given knows the loop): the least a stream can keep.
         let filter = LoopOwned(self)
         self.stream.session.addWillCloseListener { session, _ in
             // Not awaited: a loop that has shut down would never answer. The loop runs tasks in order, so the

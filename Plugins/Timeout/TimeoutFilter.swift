@@ -40,7 +40,7 @@ final class TimeoutFilter: StreamFilter, NIOScheduledCallbackHandler {
         guard case .schedule(let deadline) = self.timer.start() else { return }
         self.counter.increment()
         self.schedule(at: deadline)
-        // The listener holds the filter alone (the session it is given knows the loop): a 32-byte closure per stream.
+        // The listener holds the filter alone (the session it is given knows the loop): the least a stream can keep.
         let filter = LoopOwned(self)
         self.stream.session.addWillCloseListener { session, _ in
             // Not awaited: a loop that has shut down would never answer. The loop runs tasks in order, so the
