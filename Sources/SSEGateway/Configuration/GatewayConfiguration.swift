@@ -176,9 +176,10 @@ public struct GatewayConfiguration: Sendable, Equatable {
         public var maxBufferedBytes = 1_048_576
         /// How long each will-close listener may run before it is cut off, so shutdown cannot hang. Default 5 seconds.
         public var closeListenerTimeout: Duration = .seconds(5)
-        /// Hub events are flushed to the streams of each event loop at most once per this delay, so a stream that
-        /// gets several events within it takes them in one write: less CPU per delivery under load, for up to this
-        /// much latency. Zero writes each event (or batch) at once. Default 0.
+        /// Hub events are written to the streams of each event loop at most once per this delay, so a stream that
+        /// gets several events within it takes them in one write of a buffer shared with the streams that got the
+        /// same ones: less CPU per delivery under load, for up to this much latency. Zero writes each event (or
+        /// batch) at once. Default 0.
         public var writeDelay: Duration = .zero
 
         public init() {}

@@ -315,12 +315,12 @@ public final class Hub: Sendable {
 
     /// Registers a stream for live delivery and returns what it must replay first; called on the stream's loop.
     ///
-    /// The stream's `startSequence` is set under the same lock that orders publishes: events up to it come from
-    /// the returned replay, later ones arrive live (their delivery is queued behind this call on the same loop).
+    /// The stream's live start is set under the same lock that orders publishes: events up to it come from the
+    /// returned replay, later ones arrive live (their delivery is queued behind this call on the same loop).
     func attach(_ stream: SSEStreamHandler, replay plan: ReplayPlan?) -> Attachment {
         let shard = self.shard(for: stream.eventLoop)
         let attachment: Attachment = self.state.withLockedValue { state in
-            stream.startSequence = state.sequence
+            stream.startLive(after: state.sequence)
             guard let plan else { return Attachment(replay: [], replyLastEventID: nil) }
             let memory = state.history.events(afterPosition: plan.memoryAfter)
             state.history.unpin(plan.pin)

@@ -3,8 +3,8 @@ import NIOCore
 /// The subscribers of one event loop, touched only on that loop.
 ///
 /// The hub hands each shard a batch of events with one `execute`; the shard matches and writes them synchronously
-/// (no task, no lock, no per-subscriber allocation) and flushes each stream once per batch, so a stream that gets
-/// several events in one batch takes them in one system call.
+/// (no task, no lock, no per-subscriber allocation) and writes each stream once per batch: a stream that gets several
+/// events in one batch takes them in one buffer (``WriteWindow``) and one system call.
 final class HubShard: @unchecked Sendable {
     // @unchecked: every mutable member is read and written on `eventLoop` only (asserted in debug builds).
     let eventLoop: any EventLoop
@@ -14,9 +14,9 @@ final class HubShard: @unchecked Sendable {
     /// key would deliver to subscribers of every canonically equivalent spelling.
     private var exact: [UTF8Key: StreamList] = [:]
     private var inexact = StreamList()
-    private var touched: [SSEStreamHandler] = []
-    /// `streams.writeDelay`: events are written at once but flushed by a timer of the loop, at most once per
-    /// delay, so a stream that gets several events within it takes them in one system call; nil flushes each batch.
+    private var window = WriteWindow()
+    /// `streams.writeDelay`: the window of taken events is written by a timer of the loop, at most once per delay,
+    /// so a stream that gets several events within it takes them in one write; nil writes each batch at its end.
     private let writeDelay: TimeAmount?
     private var flushScheduled = false
     private(set) var sessions: [ObjectIdentifier: Session] = [:]
@@ -75,6 +75,7 @@ final class HubShard: @unchecked Sendable {
 
     func unregister(_ stream: SSEStreamHandler) {
         self.eventLoop.assertInEventLoop()
+        self.window.dropRun(of: stream)
         for selector in stream.selectors {
             if selector.isExact {
                 let key = UTF8Key(selector.raw)
@@ -107,46 +108,101 @@ final class HubShard: @unchecked Sendable {
 
     func deliver(_ events: [HubEvent]) {
         self.eventLoop.assertInEventLoop()
-        // One event: write and flush in one pass. Several: write all, then flush each stream once, so a stream
-        // that takes several events in this batch takes them in one system call. With a write delay, the flush
-        // waits for the loop's timer, which takes every batch of the delay.
-        let flushEach = events.count == 1 && self.writeDelay == nil
-        var delivered = 0
         // One clock read for the batch: what streams record as their write time.
         let now = self.eventLoop.now
-        for event in events {
+        var delivered = 0
+        defer {
+            if delivered > 0 { self.metrics.eventsDelivered.increment(by: delivered) }
+        }
+        // One event and no write delay: write and flush in one pass.
+        if events.count == 1, self.writeDelay == nil {
+            let event = events[0]
             for topic in event.topics {
                 guard let bucket = self.exact[UTF8Key(topic)] else { continue }
-                for stream in bucket.streams where stream.offer(event, matched: true, flush: flushEach, at: now) {
+                for stream in bucket.streams where stream.offer(event, matched: true, flush: true, at: now) {
                     delivered += 1
-                    if !flushEach, stream.markTouched() { self.touched.append(stream) }
                 }
             }
-            for stream in self.inexact.streams where stream.offer(event, matched: false, flush: flushEach, at: now) {
+            for stream in self.inexact.streams where stream.offer(event, matched: false, flush: true, at: now) {
                 delivered += 1
-                if !flushEach, stream.markTouched() { self.touched.append(stream) }
             }
-        }
-        if delivered > 0 {
-            self.metrics.eventsDelivered.increment(by: delivered)
-        }
-        guard let writeDelay = self.writeDelay else {
-            self.flushTouched()
             return
         }
-        guard !self.flushScheduled, !self.touched.isEmpty else { return }
+        // Several events, or a write delay: streams take them into the window, which writes each stream's run of
+        // events as one shared buffer and flushes each stream once, at the end of the batch or when the delay's
+        // timer fires.
+        for event in events {
+            var position: Int32 = -1
+            for topic in event.topics {
+                guard let bucket = self.exact[UTF8Key(topic)] else { continue }
+                for stream in bucket.streams
+                where self.take(event, at: &position, by: stream, matched: true, now: now) {
+                    delivered += 1
+                }
+            }
+            for stream in self.inexact.streams
+            where self.take(event, at: &position, by: stream, matched: false, now: now) {
+                delivered += 1
+            }
+        }
+        guard let writeDelay = self.writeDelay else {
+            self.flushWindow()
+            return
+        }
+        guard !self.flushScheduled, !self.window.isEmpty else { return }
         self.flushScheduled = true
         let shard = NIOLoopBound(self, eventLoop: self.eventLoop)
         self.eventLoop.scheduleTask(in: writeDelay) {
             shard.value.flushScheduled = false
-            shard.value.flushTouched()
+            shard.value.flushWindow()
         }
     }
 
-    private func flushTouched() {
-        for stream in self.touched {
-            stream.flushIfNeeded()
+    /// Offers `event` to `stream` in a window; `position` is the event's place in the window, added on first need.
+    @inline(__always)
+    private func take(
+        _ event: HubEvent,
+        at position: inout Int32,
+        by stream: SSEStreamHandler,
+        matched: Bool,
+        now: NIODeadline
+    ) -> Bool {
+        switch stream.take(event, matched: matched, at: now) {
+        case .skipped:
+            return false
+        case .direct:
+            // Its run first: the stream may have stopped taking bytes while an earlier run was written.
+            self.writeRun(of: stream)
+            self.window.touch(stream)
+            return stream.write(event, at: now)
+        case .deferred:
+            if position < 0 { position = self.window.add(event) }
+            if let earlier = self.window.extendRun(of: stream, to: position) {
+                stream.writeRun(earlier, flush: false)
+            }
+            return true
         }
-        self.touched.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes the events `stream` took in the current window and has not written, ahead of a write of its own.
+    func writeRun(of stream: SSEStreamHandler) {
+        self.eventLoop.assertInEventLoop()
+        if let bytes = self.window.takeRun(of: stream) {
+            stream.writeRun(bytes, flush: false)
+        }
+    }
+
+    private func flushWindow() {
+        var slot = 0
+        while slot < self.window.count {
+            let (stream, run) = self.window.closeSlot(slot)
+            slot += 1
+            if let run {
+                stream.writeRun(run, flush: true)
+            } else {
+                stream.flushIfNeeded()
+            }
+        }
+        self.window.reset()
     }
 }

@@ -18,8 +18,6 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     let session: Session
     let selectors: [TopicSelector]
-    /// Events up to this sequence were replayed (or predate the stream) and are skipped live.
-    var startSequence: UInt64 = 0
 
     private let hub: Hub
     private let maxBufferedBytes: Int
@@ -32,6 +30,8 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// The filters that change bytes, innermost first, the order bytes pass through them.
     private var transformers: [any StreamFilter] = []
     private var context: ChannelHandlerContext?
+    /// The last event written, or the last one that predates the stream (replayed or older): later ones only are
+    /// taken live.
     private var lastSequence: UInt64 = 0
     private var pending: [ByteBuffer] = []
     private var pendingBytes = 0
@@ -44,10 +44,12 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// clock on every write.
     private(set) var lastWriteTime = NIODeadline.uptimeNanoseconds(0)
     private(set) var lastEventTime = NIODeadline.uptimeNanoseconds(0)
+    /// This stream's place in its shard's list of streams written in the current batch or write window; -1 when
+    /// it has none. Kept by ``HubShard``, stored here so that finding it costs no lookup per delivery.
+    var windowSlot: Int32 = -1
     // The one-byte fields together: a class lays its fields out in order, padding each to the next one's alignment.
-    private let framing: StreamFraming
+    let framing: StreamFraming
     private var needsFlush = false
-    private var touched = false
     private var attached = false
     /// Mirrors `channel.isWritable`, kept from writability events so the hot path reads a stored flag.
     private var writable = true
@@ -138,7 +140,6 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.lastWriteTime = now
         self.lastEventTime = now
         for event in attachment.replay where self.accepts(event, matched: false) {
-            self.lastSequence = event.sequence
             context.write(self.wrap(self.bytes(of: event)), promise: nil)
             self.lastEventTime = now
             self.notifyWrite(.event)
@@ -282,6 +283,7 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Writes a message that does not come from the hub (``SessionStream``), through the filters, and flushes it.
     func sendMessage(_ message: ByteBuffer, kind: StreamMessageKind) -> Bool {
         guard self.context != nil, !self.session.isClosed else { return false }
+        self.writeDeferredEvents()
         let bytes = self.framed(self.transformed(message))
         guard bytes.readableBytes > 0 else { return true }
         return self.write(bytes, kind: kind, flush: true, at: self.eventLoop.now)
@@ -322,21 +324,87 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
         for send in waiting { send.promise.fail(StreamClosedError(reason: self.session.closeReason)) }
     }
 
+    /// Events up to `sequence` predate the stream (its replay has them, or it asked for none): set under the lock
+    /// that orders publishes, so that live delivery starts right after them.
+    func startLive(after sequence: UInt64) {
+        self.lastSequence = max(self.lastSequence, sequence)
+    }
+
     /// Writes `event` unless it was already sent or replayed; returns whether it was taken. Without `flush`, the
     /// caller flushes later through ``flushIfNeeded()``.
     func offer(_ event: HubEvent, matched: Bool, flush: Bool, at now: NIODeadline) -> Bool {
-        guard event.sequence > self.startSequence, event.sequence > self.lastSequence,
-            self.context != nil, self.accepts(event, matched: matched)
-        else { return false }
+        guard event.sequence > self.lastSequence, self.context != nil, self.accepts(event, matched: matched) else {
+            return false
+        }
         self.lastSequence = event.sequence
         return self.write(self.bytes(of: event), kind: .event, flush: flush, at: now)
     }
 
+    /// What ``take(_:matched:at:)`` did with an event.
+    enum Taken {
+        /// Not for this stream, already sent, or the stream has gone.
+        case skipped
+        /// Taken, for the shard to write in this stream's run of events of the window, in one buffer it shares with
+        /// every stream that took the same run (``writeRun(_:flush:)``).
+        case deferred
+        /// Taken, to be written on its own with ``write(_:at:)`` once the shard has written the stream's run: the
+        /// stream transforms bytes or is waiting for its reader.
+        case direct
+    }
+
+    /// ``offer(_:matched:flush:at:)`` for a batch or a write window: a stream that sends the hub's bytes as they are
+    /// and whose socket takes them leaves the write to the shard, so that a run of events costs one pipeline write.
+    func take(_ event: HubEvent, matched: Bool, at now: NIODeadline) -> Taken {
+        guard event.sequence > self.lastSequence, self.context != nil, self.accepts(event, matched: matched) else {
+            return .skipped
+        }
+        self.lastSequence = event.sequence
+        guard self.transformers.isEmpty, self.writable, self.pending.isEmpty else { return .direct }
+        self.lastWriteTime = now
+        self.lastEventTime = now
+        if !self.filters.isEmpty { self.notifyWrite(.event) }
+        return .deferred
+    }
+
+    /// Writes an event ``take(_:matched:at:)`` left to write on its own; returns whether the stream took it.
+    func write(_ event: HubEvent, at now: NIODeadline) -> Bool {
+        self.write(self.bytes(of: event), kind: .event, flush: false, at: now)
+    }
+
+    /// Writes the events this stream took with ``take(_:matched:at:)``, framed for it and concatenated by the shard,
+    /// and ends its place in the window when `flush` is set.
+    func writeRun(_ bytes: ByteBuffer, flush: Bool) {
+        if flush { self.windowSlot = -1 }
+        guard self.context != nil else { return }
+        self.enqueue(bytes, flush: flush)
+    }
+
+    /// Hands the shard the events this stream took and has not written yet, so that whatever it writes next comes
+    /// after them.
+    private func writeDeferredEvents() {
+        if self.windowSlot >= 0 {
+            self.hub.shard(for: self.eventLoop).writeRun(of: self)
+        }
+    }
+
     @inline(__always)
     private func write(_ bytes: ByteBuffer, kind: StreamMessageKind, flush: Bool, at now: NIODeadline) -> Bool {
+        guard self.enqueue(bytes, flush: flush) else { return false }
+        self.lastWriteTime = now
+        if kind == .event { self.lastEventTime = now }
+        if !self.filters.isEmpty { self.notifyWrite(kind) }
+        return true
+    }
+
+    /// Hands `bytes` to the socket while it takes them, else holds them up to `maxBufferedBytes` and closes the
+    /// session beyond that.
+    @inline(__always)
+    @discardableResult
+    private func enqueue(_ bytes: ByteBuffer, flush: Bool) -> Bool {
         guard let context = self.context else { return false }
         if self.writable, self.pending.isEmpty {
             if flush {
+                self.needsFlush = false
                 self.flushing = true
                 context.writeAndFlush(self.wrap(bytes), promise: nil)
                 self.flushing = false
@@ -354,21 +422,12 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return false
             }
         }
-        self.lastWriteTime = now
-        if kind == .event { self.lastEventTime = now }
-        if !self.filters.isEmpty { self.notifyWrite(kind) }
         return true
     }
 
-    /// Marks the stream as written in the current batch; returns `true` the first time, so the shard lists it once.
-    func markTouched() -> Bool {
-        if self.touched { return false }
-        self.touched = true
-        return true
-    }
-
+    /// Flushes what the stream wrote in the batch or window, and ends its place in it.
     func flushIfNeeded() {
-        self.touched = false
+        self.windowSlot = -1
         if self.needsFlush {
             self.needsFlush = false
             self.flushing = true
@@ -388,6 +447,8 @@ final class SSEStreamHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func teardown() {
         self.source?.cancel()
+        // Events taken in the current window go out before the stream ends.
+        self.writeDeferredEvents()
         self.detach()
         self.pending.removeAll()
         self.failWaitingSends()

@@ -20,7 +20,27 @@ struct EmbeddedStream {
         let loop = EmbeddedEventLoop()
         let metrics = GatewayMetrics()
         let hub = Hub.testing(eventLoops: [loop], metrics: metrics, writeDelay: writeDelay)
-        let session = Session.testing(topic: topic, eventLoop: loop, metrics: metrics)
+        return try await Self.make(topics: [topic], hub: hub, loop: loop, metrics: metrics, outer: outer)
+    }
+
+    /// Another stream on the same hub and loop as this one, subscribed to `topics`.
+    func another(topics: [String]) async throws -> EmbeddedStream {
+        try await Self.make(topics: topics, hub: self.hub, loop: self.loop, metrics: GatewayMetrics(), outer: [])
+    }
+
+    /// The stream's handler, to send through it as middleware does.
+    var handler: SSEStreamHandler {
+        get throws { try self.channel.pipeline.syncOperations.handler(type: SSEStreamHandler.self) }
+    }
+
+    private static func make(
+        topics: [String],
+        hub: Hub,
+        loop: EmbeddedEventLoop,
+        metrics: GatewayMetrics,
+        outer: [any ChannelHandler & Sendable]
+    ) async throws -> EmbeddedStream {
+        let session = Session.testing(topics: topics, eventLoop: loop, metrics: metrics)
         let channel = EmbeddedChannel(loop: loop)
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()
         for handler in outer {
