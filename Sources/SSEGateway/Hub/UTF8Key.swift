@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A string that compares and hashes on its UTF-8 bytes, for indexing topics and event ids.
 ///
 /// Swift's `String` equality is Unicode canonical equivalence, so `"caf\u{E9}"` (NFC) equals `"cafe\u{301}"` (NFD)
@@ -26,7 +30,8 @@ struct UTF8Key: Hashable, Sendable {
         }
         let result = lhs.utf8.withContiguousStorageIfAvailable { left in
             rhs.utf8.withContiguousStorageIfAvailable { right in
-                left.elementsEqual(right)
+                // Same count, checked above; `memcmp` compares a word at a time where a generic loop takes bytes.
+                left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0
             }
         }
         if let result, let result {
