@@ -112,7 +112,12 @@ final class HubShard: @unchecked Sendable {
         let now = self.eventLoop.now
         var delivered = 0
         defer {
-            if delivered > 0 { self.metrics.eventsDelivered.increment(by: delivered) }
+            if delivered > 0 {
+                self.metrics.eventsDelivered.increment(by: delivered)
+                if self.writeDelay == nil {
+                    self.metrics.fanOutDuration.recordNanoseconds((self.eventLoop.now - now).nanoseconds)
+                }
+            }
         }
         // One event and no write delay: write and flush in one pass.
         if events.count == 1, self.writeDelay == nil {
@@ -193,6 +198,12 @@ final class HubShard: @unchecked Sendable {
     }
 
     private func flushWindow() {
+        let start = self.eventLoop.now
+        defer {
+            if self.writeDelay != nil {
+                self.metrics.fanOutDuration.recordNanoseconds((self.eventLoop.now - start).nanoseconds)
+            }
+        }
         var slot = 0
         while slot < self.window.count {
             let (stream, run) = self.window.closeSlot(slot)

@@ -15,6 +15,10 @@ final class GatewayMetrics: Sendable {
     /// Stream handlers' tasks still running (a handler that ignores cancellation shows here).
     let streamHandlersActive: CoreMetrics.Meter
     let streamHandlerFailures: CoreMetrics.Counter
+    /// How long an event loop took to write one batch of events to its streams (with `streams.writeDelay`, one
+    /// window's write): the last stream of a loop hears of an event up to this late, so it says when a loop holds
+    /// more streams than the latency it must keep allows.
+    let fanOutDuration: DurationHistogram
     private let closedByReason = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
     private let requestsByStatus = NIOLockedValueBox<[Int: CoreMetrics.Counter]>([:])
 
@@ -29,6 +33,14 @@ final class GatewayMetrics: Sendable {
         self.streamHandlersActive = CoreMetrics.Meter(label: "sse_stream_handlers_active", factory: self.factory)
         self.streamHandlerFailures = CoreMetrics.Counter(
             label: "sse_stream_handler_failures_total", factory: self.factory)
+        self.fanOutDuration = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "sse", metricName: "fanout", unitName: "seconds",
+                helpText: "Time an event loop took to write one batch of events (or one write window) to its streams"),
+            buckets: [
+                .microseconds(100), .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            ])
         self.sessionsActive.set(0)
         self.streamHandlersActive.set(0)
     }

@@ -8,6 +8,8 @@ import NIOEmbedded
 struct EmbeddedStream {
     let loop: EmbeddedEventLoop
     let hub: Hub
+    /// The hub's metrics, shared by its streams' sessions.
+    let metrics: GatewayMetrics
     let session: Session
     let channel: EmbeddedChannel
 
@@ -25,7 +27,7 @@ struct EmbeddedStream {
 
     /// Another stream on the same hub and loop as this one, subscribed to `topics`.
     func another(topics: [String]) async throws -> EmbeddedStream {
-        try await Self.make(topics: topics, hub: self.hub, loop: self.loop, metrics: GatewayMetrics(), outer: [])
+        try await Self.make(topics: topics, hub: self.hub, loop: self.loop, metrics: self.metrics, outer: [])
     }
 
     /// The stream's handler, to send through it as middleware does.
@@ -54,6 +56,6 @@ struct EmbeddedStream {
                 maxBufferedBytes: 1024
             )
         )
-        return EmbeddedStream(loop: loop, hub: hub, session: session, channel: channel)
+        return EmbeddedStream(loop: loop, hub: hub, metrics: metrics, session: session, channel: channel)
     }
 }
