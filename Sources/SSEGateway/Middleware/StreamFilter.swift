@@ -17,9 +17,11 @@ public protocol StreamFilter: AnyObject {
     func finish(allocator: ByteBufferAllocator) -> ByteBuffer?
 
     /// Called after each message is written (live and replayed events, messages sent through ``SessionStream``), with
-    /// what it was, so that an observer can tell events from comments. It runs once per delivery: a timer that only
-    /// needs the time of the last write reads ``SessionStream/lastWriteTime`` or ``SessionStream/lastEventTime``
-    /// when it fires instead, as the heartbeat and timeout middleware do.
+    /// what it was, so that an observer can tell events from comments. A live event the stream takes in a batch or a
+    /// `streams.writeDelay` window is reported when taken; its bytes reach the socket with the window's one write,
+    /// at most the delay later. It runs once per delivery: a timer that only needs the time of the last write reads
+    /// ``SessionStream/lastWriteTime`` or ``SessionStream/lastEventTime`` when it fires instead, as the heartbeat and
+    /// timeout middleware do.
     func didWrite(_ kind: StreamMessageKind)
 
     /// Called when the socket stops or starts taking bytes (the peer stopped reading, or resumed).
