@@ -97,28 +97,25 @@ extension AuthTests {
         /// decides at once, still checking expiry and scope.
         @Test func aRememberedTokenIsDecidedWithoutSuspending() async throws {
             let (auth, verifier, clock) = Self.auth(publishing: ["books/{id}"])
-            func context(topic: String, authorization: String = "Bearer token") throws -> PublishContext {
-                try Self.publish(to: topic, authorization: authorization)
-            }
-            let first = try context(topic: "books/1")
+            let first = try Self.publish(to: "books/1")
             #expect(try auth.publishWithoutSuspending(first) == .suspend)
             #expect(verifier.count == 0 && !first.isAuthorized, "nothing is decided before the signature check")
             try await auth.publish(first)
             #expect(first.isAuthorized && verifier.count == 1)
 
-            let again = try context(topic: "books/2")
+            let again = try Self.publish(to: "books/2")
             #expect(try auth.publishWithoutSuspending(again) == .finished)
             #expect(again.isAuthorized && verifier.count == 1)
 
-            let outOfScope = try context(topic: "films/1")
+            let outOfScope = try Self.publish(to: "films/1")
             #expect(throws: HTTPRejection.self) { try auth.publishWithoutSuspending(outOfScope) }
             #expect(!outOfScope.isAuthorized)
             #expect(throws: HTTPRejection.self) {
-                try auth.publishWithoutSuspending(try context(topic: "b", authorization: ""))
+                try auth.publishWithoutSuspending(try Self.publish(to: "b", authorization: ""))
             }
 
             clock.withLockedValue { $0 = Date(timeIntervalSince1970: 1_000_061) }
-            #expect(throws: HTTPRejection.self) { try auth.publishWithoutSuspending(try context(topic: "books/3")) }
+            #expect(throws: HTTPRejection.self) { try auth.publishWithoutSuspending(try Self.publish(to: "books/3")) }
             #expect(verifier.count == 1)
         }
 
